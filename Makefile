@@ -1,0 +1,43 @@
+# optbench — `make bench` and `make test` each work alone on a fresh machine:
+# they create .venv and install the project (editable) when needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: bench test test-all report perf clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	@touch $(STAMP)
+
+## The embedded default: every optimizer x lr grid on the digits MLP (CPU), then a table and a PNG.
+bench: $(STAMP)
+	$(BIN)/python -m bench experiment=quickstart
+	$(BIN)/python -m results quickstart
+
+## Fast test suite (slow-marked tests excluded). pytest exit code 5 (no tests) is not a failure.
+test: $(STAMP)
+	@$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## Tables, curves and LR sensitivity for every experiment with records (reads records only).
+report: $(STAMP)
+	$(BIN)/python -m results report
+
+## Step-time and throughput benchmarks (ratios measured in one process).
+perf: $(STAMP)
+	$(BIN)/python -m bench.perf runner
+	$(BIN)/python -m bench.perf optimizers
+	$(BIN)/python -m bench.perf data
+
+clean:
+	rm -rf $(VENV) runs report outputs multirun .pytest_cache

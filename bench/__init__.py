@@ -1,0 +1,1 @@
+"""optbench's harness: CLI, sweep expansion, the cell runner, records and benchmarks."""

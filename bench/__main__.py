@@ -1,0 +1,86 @@
+"""``python -m bench [overrides]``: sweep the cells the overrides describe.
+
+Before Hydra launches anything, every cell is composed and validated here, so bad input
+ends with one line on stderr and exit code 2, and no record is touched. Then Hydra runs
+the sweep through the configured launcher (one job per cell), and a summary follows.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from bench.plan import CONF_DIR, PlanError, plan_cells
+from bench.record import RecordError, read_record
+from bench.sweep import PLANNED
+
+# Hydra flags that do not run cells: hand them straight to Hydra.
+PASSTHROUGH_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
+                     "--shell-completion", "-sc", "--resolve", "-p", "--package"}
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def _hydra_entry(cfg: DictConfig) -> dict:
+    from bench.cell import run_cell  # heavy imports (torch, lightning) only in the job
+
+    return run_cell(cfg)
+
+
+def _summarize(run_dirs: list[Path]) -> int:
+    """Print status counts of the planned cells; return the process exit code."""
+    counts: Counter[str] = Counter()
+    failed: list[Path] = []
+    for run_dir in run_dirs:
+        try:
+            status = read_record(run_dir)["status"]
+        except (FileNotFoundError, RecordError):
+            status = "missing"
+        counts[status] += 1
+        if status in ("failed", "missing", "running"):
+            failed.append(run_dir)
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"bench: {len(run_dirs)} cell(s): {parts}", file=sys.stderr)
+    for run_dir in failed[:10]:
+        print(f"bench:   not ok: {run_dir}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a.split("=", 1)[0] in PASSTHROUGH_FLAGS for a in argv):
+        sys.argv = [sys.argv[0], *argv]
+        _hydra_entry()
+        return 0
+    overrides = [a for a in argv if not a.startswith("-")]
+    try:
+        planned = plan_cells(overrides)
+    except PlanError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    PLANNED[tuple(planned.task_overrides)] = planned.cells
+    done = sum(1 for d in planned.run_dirs if d.joinpath("record.json").exists() and _finished(d))
+    print(f"bench: {len(planned.cells)} cell(s), {done} already finished", file=sys.stderr)
+    logging.getLogger("bench").setLevel(logging.INFO)
+    sys.argv = [sys.argv[0], *argv]
+    try:
+        _hydra_entry()
+    except SystemExit as exc:  # Hydra exits on its own errors; keep its code
+        if exc.code not in (0, None):
+            return int(exc.code) if isinstance(exc.code, int) else 1
+    return _summarize(planned.run_dirs)
+
+
+def _finished(run_dir: Path) -> bool:
+    try:
+        return read_record(run_dir)["status"] in ("ok", "diverged")
+    except (FileNotFoundError, RecordError):
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

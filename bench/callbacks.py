@@ -1,0 +1,95 @@
+"""Lightning callbacks the runner adds to every cell."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from weakref import proxy
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
+
+
+class OptimizerEpochHook(pl.Callback):
+    """Tell optimizers that keep an epoch counter (AdaRem) how many epochs are complete.
+
+    Calls ``optimizer.set_epoch(trainer.current_epoch)`` at the start of every training
+    epoch, for each optimizer that defines it. Idempotent, so a resumed run is told the
+    restored epoch.
+    """
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        for optimizer in trainer.optimizers:
+            set_epoch = getattr(optimizer, "set_epoch", None)
+            if callable(set_epoch):
+                set_epoch(trainer.current_epoch)
+
+
+class History(Checkpoint):
+    """Per-epoch history of the cell, saved inside every checkpoint.
+
+    Subclassing ``Checkpoint`` makes Lightning order it with the checkpoint callbacks,
+    i.e. after the LightningModule's ``on_train_epoch_end`` (where epoch metrics are
+    logged) and before ``ModelCheckpoint`` saves, so ``last.ckpt`` always holds exactly
+    the history of the epochs it contains: a resumed cell has no gap and no duplicate.
+    ``on_epoch`` is called with the history after each epoch (the runner writes the
+    record there).
+    """
+
+    def __init__(self, on_epoch: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.elapsed_before = 0.0  # wall seconds spent in earlier (interrupted) runs
+        self.on_epoch = on_epoch
+        self._start = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self._start
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        entry: dict[str, Any] = {"epoch": trainer.current_epoch}
+        for key, value in sorted(trainer.callback_metrics.items()):
+            entry[key] = float(value)
+        entry["lr"] = self._lr
+        entry["time"] = round(self.elapsed, 3)
+        self.entries.append(entry)
+        if self.on_epoch is not None and trainer.is_global_zero:
+            self.on_epoch(self.entries)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"entries": self.entries, "elapsed": self.elapsed}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.entries = list(state_dict["entries"])
+        self.elapsed_before = float(state_dict["elapsed"])
+        self._start = time.perf_counter()
+
+
+class AtomicLastCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` after every epoch, written to a temporary file and renamed into place.
+
+    A kill during the write leaves the previous checkpoint intact.
+    """
+
+    def __init__(self, dirpath: Path) -> None:
+        super().__init__(
+            dirpath=dirpath, filename="last", save_top_k=1, monitor=None,
+            every_n_epochs=1, save_on_train_epoch_end=True, enable_version_counter=False,
+        )
+
+    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        tmp = f"{filepath}.tmp"
+        trainer.save_checkpoint(tmp, self.save_weights_only)
+        if trainer.is_global_zero:
+            os.replace(tmp, filepath)
+            for logger in trainer.loggers:
+                logger.after_save_checkpoint(proxy(self))
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+        trainer.strategy.barrier()

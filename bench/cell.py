@@ -1,0 +1,220 @@
+"""Run one cell: build data, model, optimizer and Trainer from config; keep its record.
+
+Statuses: ``ok`` (trained all epochs), ``diverged`` (non-finite training loss; history up
+to that point kept), ``failed`` (exception; traceback kept), ``running`` (in progress or
+killed). ``ok`` and ``diverged`` cells are skipped when the sweep is relaunched; the others
+resume from ``last.ckpt`` when there is one.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+
+from bench import environment
+from bench.callbacks import AtomicLastCheckpoint, History, OptimizerEpochHook
+from bench.config import DATASET_METADATA_KEYS, build, cell_id, finalize, identity, strip_metadata
+from bench.record import FINISHED, SCHEMA_VERSION, RecordError, read_record, record_path, write_record
+from tasks.classification import Diverged
+
+log = logging.getLogger("bench")
+
+# Trainer-preset keys the runner handles itself (not pytorch_lightning.Trainer arguments).
+RUNNER_TRAINER_KEYS = ("channels_last", "compile", "matmul_precision")
+SMOKE_BATCHES = 2
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _quiet_lightning() -> None:
+    for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def optimizer_factory(cfg: DictConfig):
+    """``params -> Optimizer`` with the cell's learning rate bound."""
+    return build(cfg.optimizer, lr=float(cfg.lr))
+
+
+def scheduler_factory(cfg: DictConfig):
+    """``optimizer -> Lightning lr_scheduler dict`` from the ``schedule`` group."""
+    interval = cfg.schedule.get("interval", "epoch")
+    make = build(cfg.schedule)
+
+    def factory(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        return {"scheduler": make(optimizer), "interval": interval}
+
+    return factory
+
+
+def summarize(history: list[dict[str, Any]], metric: str, mode: str) -> tuple[dict, dict]:
+    """(final, best) entries: the last epoch, and the epoch with the best validation metric."""
+    if not history:
+        return {}, {}
+    final = {k: v for k, v in history[-1].items() if k not in ("epoch", "time")}
+    key = f"val_{metric}"
+    scored = [h for h in history if isinstance(h.get(key), float) and h[key] == h[key]]
+    if not scored:
+        return final, {}
+    pick = max if mode == "max" else min
+    best = pick(scored, key=lambda h: h[key])
+    return final, {k: v for k, v in best.items() if k != "time"}
+
+
+def write_metrics_csv(run_dir: Path, history: list[dict[str, Any]]) -> None:
+    columns: list[str] = []
+    for entry in history:
+        columns += [k for k in entry if k not in columns]
+    tmp = run_dir / ".metrics.csv.tmp"
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(history)
+    tmp.replace(run_dir / "metrics.csv")
+
+
+class CellRecord:
+    """The record of one cell, rewritten atomically whenever it changes."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, metric: str, mode: str) -> None:
+        self.run_dir = run_dir
+        self.csv = cfg.logger.get("kind") == "csv"
+        self.data: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "experiment": cfg.experiment_name,
+            "cell_id": run_dir.name,
+            "status": "running",
+            "identity": identity(cfg),
+            "reproduces": OmegaConf.to_container(cfg.reproduces) if cfg.reproduces else None,
+            "metric": {"name": metric, "mode": mode},
+            "config": OmegaConf.to_container(cfg, resolve=True),
+            "history": [],
+            "final": {},
+            "best": {},
+            "wall_time": 0.0,
+            "device": None,
+            "versions": environment.versions(),
+            "git_commit": environment.git_commit(),
+            "error": None,
+            "started_at": _now(),
+            "finished_at": None,
+        }
+
+    def update(self, history: list[dict[str, Any]] | None = None, **fields: Any) -> None:
+        if history is not None:
+            self.data["history"] = [dict(h) for h in history]
+            final, best = summarize(history, self.data["metric"]["name"], self.data["metric"]["mode"])
+            self.data.update(final=final, best=best, wall_time=history[-1]["time"] if history else 0.0)
+        self.data.update(fields)
+        write_record(self.run_dir, self.data)
+        if self.csv and self.data["history"]:
+            write_metrics_csv(self.run_dir, self.data["history"])
+
+
+def existing_status(run_dir: Path) -> str | None:
+    try:
+        return read_record(run_dir)["status"]
+    except FileNotFoundError:
+        return None
+    except RecordError as exc:
+        log.warning("ignoring unreadable record: %s", exc)
+        return None
+
+
+def run_cell(cfg: DictConfig) -> dict[str, Any]:
+    """Run (or skip, or resume) the cell ``cfg`` describes and return its record."""
+    _quiet_lightning()
+    cfg = finalize(cfg)
+    run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
+    label = f"{cfg.optimizer.name} {cfg.model.name}/{cfg.dataset.name} lr={cfg.lr:g} seed={cfg.seed}"
+    status = existing_status(run_dir)
+    if status in FINISHED:
+        log.info("skip   %s: already %s (%s)", label, status, run_dir)
+        return read_record(run_dir)
+    ckpt = run_dir / "last.ckpt"
+    resume = ckpt if ckpt.exists() else None
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    smoke = bool(cfg.get("smoke", False))
+    module_cls = get_class(cfg.module._target_)
+    record = CellRecord(cfg, run_dir, getattr(module_cls, "metric", "acc"), getattr(module_cls, "metric_mode", "max"))
+    history = History(on_epoch=lambda h: record.update(history=h, status="running"))
+    log.info("%s %s -> %s", "resume" if resume else "run   ", label, run_dir)
+    tic = time.perf_counter()
+    try:
+        trainer, module, datamodule = _build(cfg, history, run_dir, smoke)
+        record.update(device=environment.describe_device(trainer.strategy.root_device),
+                      resumed_from=str(resume) if resume else None)
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        val_loaders = [datamodule.val_dataloader()]
+        if cfg.eval_test_every_epoch:
+            val_loaders.append(datamodule.test_dataloader())
+        trainer.fit(module, train_dataloaders=datamodule.train_dataloader(), val_dataloaders=val_loaders,
+                    ckpt_path=str(resume) if resume else None)
+        final_status, error = "ok", None
+    except Diverged as exc:
+        final_status, error = "diverged", str(exc)
+    except Exception as exc:  # noqa: BLE001 — a failed cell must never stop the sweep
+        final_status, error = "failed", "".join(traceback.format_exception(exc))
+        log.error("failed %s: %s", label, f"{type(exc).__name__}: {exc}".splitlines()[0])
+    record.update(history=history.entries, status=final_status, error=error, finished_at=_now())
+    log.info("%-6s %s: %s (%.1f s)", final_status, label, _headline(record.data), time.perf_counter() - tic)
+    return record.data
+
+
+def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool) -> tuple[pl.Trainer, pl.LightningModule, Any]:
+    """Seeded construction of the Trainer, LightningModule and data module of a cell."""
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    trainer_cfg = strip_metadata(cfg.trainer)
+    runner_opts = {k: trainer_cfg.pop(k) for k in RUNNER_TRAINER_KEYS if k in trainer_cfg}
+    if runner_opts.get("matmul_precision"):
+        torch.set_float32_matmul_precision(runner_opts["matmul_precision"])
+    datamodule = build(cfg.dataset, DATASET_METADATA_KEYS, **({"smoke": True} if smoke else {}))
+    model = build(cfg.model)
+    if runner_opts.get("channels_last"):
+        model = model.to(memory_format=torch.channels_last)
+    module = build(
+        cfg.module,
+        model=model,
+        optimizer_factory=optimizer_factory(cfg),
+        scheduler_factory=scheduler_factory(cfg),
+        divergence_check_every=int(cfg.divergence_check_every),
+    )
+    if runner_opts.get("compile"):
+        module.model = torch.compile(module.model)
+    trainer = pl.Trainer(
+        **trainer_cfg,
+        max_epochs=int(cfg.epochs) if not smoke else min(int(cfg.epochs), 2),
+        limit_train_batches=SMOKE_BATCHES if smoke else None,
+        limit_val_batches=SMOKE_BATCHES if smoke else None,
+        gradient_clip_val=cfg.grad_clip,
+        callbacks=[OptimizerEpochHook(), history, AtomicLastCheckpoint(run_dir)],
+        logger=False,
+        enable_progress_bar=sys.stderr.isatty(),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(run_dir),
+    )
+    return trainer, module, datamodule
+
+
+def _headline(record: dict[str, Any]) -> str:
+    best = record.get("best") or {}
+    metric = record["metric"]["name"]
+    parts = [f"{k}={best[k]:.4f}" for k in (f"val_{metric}", f"test_{metric}") if isinstance(best.get(k), float)]
+    return " ".join(parts) or "no epochs completed"

@@ -1,0 +1,98 @@
+"""Compose and validate every cell of a command line before anything runs.
+
+Turns Hydra's composition errors into one-line messages that name the bad key or value
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from bench.config import ConfigError, cell_id, finalize
+from bench.sweep import override_key, plan
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+class PlanError(ValueError):
+    """A command line that cannot become a sweep; the message is one line."""
+
+
+@dataclass
+class Planned:
+    task_overrides: list[str]
+    cells: list[list[str]] = field(default_factory=list)
+    run_dirs: list[Path] = field(default_factory=list)
+
+
+def group_options(group: str) -> list[str]:
+    """Names of the configs in ``conf/<group>/``."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def _check_group_choices(overrides: list[str]) -> None:
+    parser = OverridesParser.create()
+    for ov in parser.parse_overrides(overrides):
+        key = ov.key_or_group
+        if "/" in key or ov.package is not None or not (CONF_DIR / key).is_dir():
+            continue
+        allowed = group_options(key)
+        values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
+        for value in values:
+            if value not in allowed and value != "null":
+                raise PlanError(f"{key}={value}: unknown {key}; choose one of: {', '.join(allowed)}")
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    if text.startswith("Could not override"):
+        key = text.split("'")[1]
+        cause = str(exc.__cause__ or "")
+        if "full_key: " in cause:  # e.g. a new key inside an existing dict: lr_grids.sgd
+            key = cause.split("full_key: ", 1)[1].split()[0]
+        return f"{key}: unknown config key (check the spelling, or add a new key with +{key}=...)"
+    if "Could not find" in text and "In '" in text:
+        return text.splitlines()[0]
+    return " ".join(text.split())[:300]
+
+
+def plan_cells(overrides: list[str]) -> Planned:
+    """Expand and validate the sweep; raise ``PlanError`` with a one-line message."""
+    task_overrides = [o for o in overrides if not override_key(o).startswith("hydra")]
+    planned = Planned(task_overrides=task_overrides)
+    try:
+        parser = OverridesParser.create()
+        parsed = parser.parse_overrides(task_overrides)
+    except HydraException as exc:
+        raise PlanError(_one_line(exc)) from None
+    _check_group_choices(task_overrides)
+    jobs = BasicSweeper.split_arguments(parsed, None)[0]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            def _compose(ovr: list[str]) -> DictConfig:
+                return compose(config_name="config", overrides=ovr)
+
+            cells = plan(jobs, _compose)
+    except ConfigError as exc:
+        raise PlanError(str(exc)) from None
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise PlanError(_one_line(exc)) from None
+    finally:
+        GlobalHydra.instance().clear()
+    if not cells:
+        raise PlanError("the sweep has no cells")
+    for ovr, cfg in cells:
+        cfg = finalize(cfg)
+        planned.cells.append(ovr)
+        planned.run_dirs.append(Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg))
+    return planned

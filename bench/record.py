@@ -1,0 +1,93 @@
+"""Run records: the one source of truth for every cell of a sweep.
+
+A record is a JSON file ``runs/<experiment>/<cell_id>/record.json``. It is written
+atomically (temporary file + ``os.replace``), so a reader never sees half a record and a
+killed writer never destroys the previous one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+RECORD_FILE = "record.json"
+STATUSES = ("ok", "diverged", "failed", "running")
+FINISHED = ("ok", "diverged")  # outcomes a relaunch skips
+
+
+class RecordError(ValueError):
+    """A record file that cannot be read as the current schema."""
+
+
+def _jsonable(value: Any) -> Any:
+    """Map non-finite floats to strings so the file stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # 'nan', 'inf', '-inf'
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _restore(value: Any) -> Any:
+    if value in ("nan", "inf", "-inf"):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _restore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore(v) for v in value]
+    return value
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def record_path(run_dir: Path | str) -> Path:
+    run_dir = Path(run_dir)
+    return run_dir if run_dir.name == RECORD_FILE else run_dir / RECORD_FILE
+
+
+def write_record(run_dir: Path | str, record: dict[str, Any]) -> Path:
+    """Validate the record's envelope and write it atomically; return the file path."""
+    if record.get("schema_version") != SCHEMA_VERSION:
+        raise RecordError(f"record schema_version must be {SCHEMA_VERSION}, got {record.get('schema_version')!r}")
+    if record.get("status") not in STATUSES:
+        raise RecordError(f"record status must be one of {', '.join(STATUSES)}, got {record.get('status')!r}")
+    path = record_path(run_dir)
+    atomic_write_text(path, json.dumps(_jsonable(record), indent=1, sort_keys=False) + "\n")
+    return path
+
+
+def read_record(path: Path | str) -> dict[str, Any]:
+    """Read a record (a ``record.json`` path or its run directory); reject other schemas."""
+    path = record_path(path)
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"{path}: expected a JSON object")
+    version = record.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise RecordError(
+            f"{path}: schema_version {version!r} is not supported (this optbench reads version {SCHEMA_VERSION})"
+        )
+    return _restore(record)

@@ -1,0 +1,1 @@
+"""Workloads: data modules, model builders and LightningModules the runner trains."""

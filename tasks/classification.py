@@ -1,0 +1,121 @@
+"""Supervised classification as a LightningModule: cross-entropy and top-k accuracy.
+
+Contract with the runner (``bench.cell``):
+- built as ``ClassificationModule(model=..., optimizer_factory=..., scheduler_factory=...)``;
+- validation dataloader 0 is the held-out validation split (used for LR selection),
+  dataloader 1, when present, the test split (recorded each epoch for curves);
+- logs epoch-level ``train_loss``, ``{val,test}_loss``, ``{val,test}_acc`` (fractions) and
+  ``{val,test}_acc5`` when ``5 in topk``;
+- raises ``Diverged`` when the training loss becomes non-finite.
+
+Metrics are accumulated as on-device sums (no per-step host sync, no per-step
+``self.log``) and reduced across data-parallel ranks once per epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer], dict[str, Any] | None]
+
+SPLITS = ("val", "test")
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite: the cell ends with status ``diverged``."""
+
+
+class ClassificationModule(pl.LightningModule):
+    metric = "acc"
+    metric_mode = "max"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer_factory: OptimizerFactory,
+        scheduler_factory: SchedulerFactory | None = None,
+        label_smoothing: float = 0.0,
+        topk: Sequence[int] = (1,),
+        divergence_check_every: int = 1,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"module.label_smoothing must be in [0, 1), got {label_smoothing}")
+        if 1 not in topk:
+            raise ValueError(f"module.topk must include 1, got {list(topk)}")
+        self.model = model
+        self.optimizer_factory = optimizer_factory
+        self.scheduler_factory = scheduler_factory
+        self.label_smoothing = float(label_smoothing)
+        self.topk = tuple(sorted(int(k) for k in topk))
+        self.divergence_check_every = max(1, int(divergence_check_every))
+        self._train_sums: Tensor | None = None
+        self._eval_sums: dict[str, Tensor] = {}
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)
+
+    # --- training -------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        self._train_sums = torch.zeros(2, device=self.device, dtype=torch.float64)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self.model(x), y, label_smoothing=self.label_smoothing)
+        sums = self._train_sums
+        sums[0] += loss.detach().double() * y.shape[0]
+        sums[1] += y.shape[0]
+        if batch_idx % self.divergence_check_every == 0 and not torch.isfinite(sums[0]):
+            raise Diverged(f"training loss became non-finite at epoch {self.current_epoch}, batch {batch_idx}")
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        sums = self.trainer.strategy.reduce(self._train_sums, reduce_op="sum")
+        train_loss = (sums[0] / sums[1].clamp_min(1)).item()
+        if train_loss != train_loss or abs(train_loss) == float("inf"):
+            raise Diverged(f"training loss became non-finite in epoch {self.current_epoch}")
+        self.log("train_loss", train_loss, on_epoch=True, sync_dist=False)
+
+    # --- evaluation -----------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        # [loss_sum, count, correct@k for k in topk]
+        self._eval_sums = {s: torch.zeros(2 + len(self.topk), device=self.device, dtype=torch.float64) for s in SPLITS}
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        x, y = batch
+        logits = self.model(x)
+        sums = self._eval_sums[SPLITS[dataloader_idx]]
+        sums[0] += F.cross_entropy(logits, y, reduction="sum").double()
+        sums[1] += y.shape[0]
+        kmax = min(self.topk[-1], logits.shape[-1])
+        hits = logits.topk(kmax, dim=-1).indices.eq(y.unsqueeze(-1))
+        for i, k in enumerate(self.topk):
+            sums[2 + i] += hits[:, :k].sum()
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        for split, sums in self._eval_sums.items():
+            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
+            n = sums[1].item()
+            if n == 0:
+                continue
+            values = {f"{split}_loss": sums[0].item() / n}
+            for i, k in enumerate(self.topk):
+                values[f"{split}_acc" if k == 1 else f"{split}_acc{k}"] = sums[2 + i].item() / n
+            self.log_dict(values, on_epoch=True, sync_dist=False, add_dataloader_idx=False)
+
+    # --- optimisation ---------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.model.parameters())
+        scheduler = self.scheduler_factory(optimizer) if self.scheduler_factory else None
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}

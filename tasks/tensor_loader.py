@@ -1,0 +1,110 @@
+"""An in-memory batch iterator: the fast path for data sets that fit in (device) memory.
+
+A ``torch.utils.data.DataLoader`` over a ``TensorDataset`` collates every sample one by
+one; slicing whole tensors with one index per batch is an order of magnitude cheaper.
+Shuffling depends only on ``(seed, epoch)``, so a run resumed from a checkpoint sees the
+same batches as an uninterrupted one. Lightning calls ``loader.sampler.set_epoch(epoch)``
+before every epoch (see ``lightning_fabric.utilities.data._set_sampler_epoch``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import Tensor
+
+
+class EpochSampler:
+    """Holds the epoch number Lightning sets; the loader derives its permutation from it."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+
+class TensorLoader:
+    """Yield ``(x, y)`` batches by slicing tensors; optionally shuffled and transformed.
+
+    Args:
+        tensors: tensors sharing their first dimension (e.g. ``(images, labels)``).
+        batch_size: samples per batch.
+        shuffle: draw a fresh permutation each epoch from ``seed`` and the epoch number.
+        seed: base seed of the permutation.
+        drop_last: drop the last incomplete batch.
+        transform: optional ``fn(batch_tensors, generator) -> batch_tensors`` applied per
+            batch (e.g. GPU-side augmentation); gets a generator seeded per epoch.
+        rank, world_size: shard the (shuffled) index space across data-parallel ranks.
+    """
+
+    def __init__(
+        self,
+        *tensors: Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        drop_last: bool = False,
+        transform: Callable[[tuple[Tensor, ...], torch.Generator], tuple[Tensor, ...]] | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if not tensors:
+            raise ValueError("TensorLoader needs at least one tensor")
+        n = tensors[0].shape[0]
+        if any(t.shape[0] != n for t in tensors):
+            raise ValueError("TensorLoader tensors must share their first dimension")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
+        self.transform = transform
+        self.rank = rank
+        self.world_size = world_size
+        self.sampler = EpochSampler()
+        self.batch_sampler = None  # Lightning inspects it; batching is done here
+
+    @property
+    def num_samples(self) -> int:
+        """Samples this rank sees per epoch (padded/truncated evenly across ranks)."""
+        n = self.tensors[0].shape[0]
+        return n // self.world_size if self.drop_last else math.ceil(n / self.world_size)
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.num_samples // self.batch_size
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def _indices(self) -> Tensor:
+        n = self.tensors[0].shape[0]
+        device = self.tensors[0].device
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.sampler.epoch)
+            order = torch.randperm(n, generator=gen)
+        else:
+            order = torch.arange(n)
+        if self.world_size > 1:
+            per_rank = self.num_samples
+            total = per_rank * self.world_size
+            if total > n:  # pad by wrapping, like DistributedSampler
+                order = torch.cat([order, order[: total - n]])
+            order = order[self.rank : total : self.world_size]
+        return order.to(device)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        order = self._indices()
+        gen = None
+        if self.transform is not None:
+            gen = torch.Generator(device=self.tensors[0].device)
+            gen.manual_seed(self.seed * 1_000_003 + self.sampler.epoch + 7919)
+        for b in range(len(self)):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            batch = tuple(t[idx] for t in self.tensors)
+            if self.transform is not None:
+                batch = self.transform(batch, gen)
+            yield batch
