@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 import traceback
+import warnings
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -41,8 +42,11 @@ def _now() -> str:
 
 
 def _quiet_lightning() -> None:
+    """Drop per-cell chatter that says nothing about the cell (banners, known deprecations)."""
     for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
 def optimizer_factory(cfg: DictConfig):

@@ -84,10 +84,29 @@ def validate(cfg: DictConfig) -> None:
 def finalize(cfg: DictConfig) -> DictConfig:
     """The cell's effective config: per-optimizer overrides merged into ``optimizer``."""
     cfg = cfg.copy()
-    extra = (cfg.get("optimizer_overrides") or {}).get(cfg.optimizer.name)
+    name = cfg.optimizer.name
+    extra = (cfg.get("optimizer_overrides") or {}).get(name)
     if extra:
+        unknown = sorted(set(extra) - set(cfg.optimizer))
+        if unknown:
+            allowed = ", ".join(k for k in cfg.optimizer if k not in (*METADATA_KEYS, "_target_", "_partial_"))
+            raise ConfigError(f"optimizer_overrides.{name}.{unknown[0]}: not an argument of optimizer/{name} (known: {allowed})")
         cfg.optimizer = OmegaConf.merge(cfg.optimizer, extra)
     return cfg
+
+
+def check_optimizer(cfg: DictConfig) -> None:
+    """Construct the cell's optimizer on a dummy parameter so bad hyperparameters fail early."""
+    import torch
+
+    name = cfg.optimizer.name
+    try:
+        build(cfg.optimizer, lr=float(cfg.lr))([torch.zeros(1, requires_grad=True)])
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"optimizer/{name}: {' '.join(str(exc).split())}") from None
+    except Exception as exc:  # hydra's InstantiationException wraps the constructor's error
+        cause = exc.__cause__ or exc
+        raise ConfigError(f"optimizer/{name}: {' '.join(str(cause).split())}") from None
 
 
 def identity_config(cfg: DictConfig) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from bench.config import ConfigError, cell_id, finalize
+from bench.config import ConfigError, cell_id, check_optimizer, finalize
 from bench.sweep import override_key, plan
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -91,8 +91,16 @@ def plan_cells(overrides: list[str]) -> Planned:
         GlobalHydra.instance().clear()
     if not cells:
         raise PlanError("the sweep has no cells")
+    checked: set[str] = set()
     for ovr, cfg in cells:
-        cfg = finalize(cfg)
+        try:
+            cfg = finalize(cfg)
+            key = repr(sorted(cfg.optimizer.items())) + repr(cfg.lr)
+            if key not in checked:
+                check_optimizer(cfg)
+                checked.add(key)
+        except ConfigError as exc:
+            raise PlanError(str(exc)) from None
         planned.cells.append(ovr)
         planned.run_dirs.append(Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg))
     return planned

@@ -1,0 +1,39 @@
+"""Shared fixtures: run the real CLI in-process against a temporary runs directory."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the user's env-var paths or writes into the source tree."""
+    monkeypatch.delenv("OPTBENCH_RUNS", raising=False)
+    monkeypatch.delenv("OPTBENCH_DATA", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    path = tmp_path / "runs"
+    path.mkdir()
+    return path
+
+
+def run_bench(*args: str) -> int:
+    """``python -m bench ARGS`` in this process; returns the exit code."""
+    from bench.__main__ import main
+
+    return main(list(args))
+
+
+def records(runs: Path, experiment: str = "default") -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((runs / experiment).glob("*/record.json"))]

@@ -1,0 +1,36 @@
+"""Every optimizer composes with every task preset and dataset into valid, distinct cells."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from bench.plan import group_options, plan_cells
+
+OPTIMIZERS = group_options("optimizer")
+TASKS = group_options("task")
+
+
+def test_groups_are_populated() -> None:
+    assert {"sgd", "adam", "adamw", "amsgrad", "rmsprop", "nadam", "radam"} <= set(OPTIMIZERS)
+    assert "digits_mlp" in TASKS
+
+
+@pytest.mark.parametrize(("optimizer", "task"), list(itertools.product(OPTIMIZERS, TASKS)))
+def test_optimizer_task_pair_composes(optimizer: str, task: str, tmp_path) -> None:
+    planned = plan_cells([f"optimizer={optimizer}", f"task={task}", f"paths.runs={tmp_path}"])
+    # One cell per lr of the optimizer's grid (seeds=[0]); ids are distinct.
+    assert len(planned.cells) >= 1
+    assert len(set(planned.run_dirs)) == len(planned.cells)
+    for cell in planned.cells:
+        assert any(o.startswith("lr=") for o in cell) and any(o.startswith("seed=") for o in cell)
+    assert all(d.name.startswith(f"{optimizer}_") for d in planned.run_dirs)
+
+
+def test_identity_ignores_paths_and_logger(tmp_path) -> None:
+    a = plan_cells(["lr=0.1", f"paths.runs={tmp_path}", "logger=csv"]).run_dirs[0].name
+    b = plan_cells(["lr=0.1", f"paths.runs={tmp_path}/other", "logger=none", "paths.data=/elsewhere"]).run_dirs[0].name
+    c = plan_cells(["lr=0.1", f"paths.runs={tmp_path}", "epochs=7"]).run_dirs[0].name
+    assert a == b
+    assert a != c  # epochs change the result, so the identity
