@@ -46,14 +46,16 @@ def _restore(value: Any) -> Any:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never a mix."""
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never a mix.
+
+    The rename is atomic against killed processes; it does not fsync (a power cut may lose
+    the newest epoch, never corrupt the record), which keeps per-epoch writes cheap.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

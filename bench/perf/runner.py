@@ -1,0 +1,110 @@
+"""Runner overhead: the Lightning cell runner vs a plain PyTorch loop doing the same work.
+
+Both sides build the same model, data and optimizer from the same composed config and
+train the same epochs with a validation and test pass after each; the runner also writes
+its record and ``last.ckpt`` every epoch (that is part of what it costs). Runs alternate
+in one process and the median of ``--repeats`` is reported as throughput ratio
+``plain_time / runner_time`` (1.0 = no overhead).
+
+    python -m bench.perf runner [--repeats 3] [--epochs 5] [--workload digits|conv|all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from bench.cell import optimizer_factory, run_cell, scheduler_factory
+from bench.config import DATASET_METADATA_KEYS, build, finalize
+from bench.plan import CONF_DIR
+
+WORKLOADS = {
+    "digits": ["model=mlp", "dataset=digits", "optimizer=adam", "lr=0.001"],
+    "conv": ["model=convnet", "dataset=synthetic", "dataset.batch_size=128", "optimizer=sgd", "lr=0.05"],
+}
+
+
+def compose_cell(overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+def plain_loop(cfg: DictConfig) -> float:
+    """Train ``cfg`` with a hand-written loop; return wall seconds."""
+    tic = time.perf_counter()
+    cfg = finalize(cfg)
+    torch.manual_seed(int(cfg.seed))
+    data = build(cfg.dataset, DATASET_METADATA_KEYS)
+    data.setup("fit")
+    model = build(cfg.model)
+    optimizer = optimizer_factory(cfg)(model.parameters())
+    scheduler = scheduler_factory(cfg)(optimizer)["scheduler"]
+    train, evals = data.train_dataloader(), [data.val_dataloader(), data.test_dataloader()]
+    for epoch in range(int(cfg.epochs)):
+        model.train()
+        train.sampler.set_epoch(epoch)
+        loss_sum = torch.zeros((), dtype=torch.float64)
+        for x, y in train:
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach().double() * y.shape[0]
+        scheduler.step()
+        model.eval()
+        with torch.no_grad():  # the same metrics the runner records: loss and accuracy
+            for loader in evals:
+                stats = torch.zeros(3, dtype=torch.float64)
+                for x, y in loader:
+                    logits = model(x)
+                    stats[0] += F.cross_entropy(logits, y, reduction="sum").double()
+                    stats[1] += y.shape[0]
+                    stats[2] += (logits.argmax(1) == y).sum()
+                _ = (stats[0] / stats[1]).item(), (stats[2] / stats[1]).item()
+        if not torch.isfinite(loss_sum):
+            break
+    return time.perf_counter() - tic
+
+
+def runner(cfg: DictConfig, runs: Path) -> float:
+    tic = time.perf_counter()
+    record = run_cell(cfg)
+    assert record["status"] == "ok", record.get("error")
+    return time.perf_counter() - tic
+
+
+def measure(name: str, epochs: int, repeats: int) -> tuple[float, float]:
+    """(median plain seconds, median runner seconds) for one workload."""
+    plain_t, runner_t = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeats + 1):  # the first round warms caches and is dropped
+            overrides = [*WORKLOADS[name], f"epochs={epochs}", f"paths.runs={tmp}/{i}", "logger=csv", "seed=0"]
+            cfg = compose_cell(overrides)
+            p = plain_loop(cfg)
+            r = runner(cfg, Path(tmp))
+            if i:
+                plain_t.append(p)
+                runner_t.append(r)
+    return statistics.median(plain_t), statistics.median(runner_t)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.perf runner", description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
+    args = parser.parse_args(argv)
+    names = list(WORKLOADS) if args.workload == "all" else [args.workload]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epochs, median of {args.repeats}")
+    print(f"{'workload':<10} {'plain s':>9} {'runner s':>9} {'throughput ratio':>17}")
+    for name in names:
+        plain, run = measure(name, args.epochs, args.repeats)
+        print(f"{name:<10} {plain:>9.3f} {run:>9.3f} {plain / run:>17.3f}")

@@ -1,0 +1,57 @@
+"""Random inputs with labels from a fixed random linear teacher: a download-free workload
+of any shape, for benchmarks and tests of the runner."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pytorch_lightning as pl
+import torch
+
+from tasks.tensor_loader import TensorLoader
+
+
+class SyntheticDataModule(pl.LightningDataModule):
+    """``num_samples`` Gaussian inputs of ``sample_shape``; 10% each held out for val and test."""
+
+    def __init__(
+        self,
+        sample_shape: Sequence[int] = (3, 32, 32),
+        classes: int = 10,
+        num_samples: int = 2048,
+        batch_size: int = 128,
+        seed: int = 0,
+        smoke: bool = False,
+        data_dir: str | None = None,  # accepted for interface symmetry; nothing is read
+    ) -> None:
+        super().__init__()
+        self.input_shape = tuple(sample_shape)
+        self.num_classes = classes
+        self.num_samples = 256 if smoke else num_samples
+        self.batch_size = batch_size
+        self.seed = seed
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        gen = torch.Generator().manual_seed(1234)  # the data set itself never depends on the cell seed
+        x = torch.randn(self.num_samples, *self.input_shape, generator=gen)
+        teacher = torch.randn(math.prod(self.input_shape), self.num_classes, generator=gen)
+        y = (x.flatten(1) @ teacher).argmax(1)
+        n_hold = self.num_samples // 10
+        self.splits = {
+            "test": (x[:n_hold], y[:n_hold]),
+            "val": (x[n_hold : 2 * n_hold], y[n_hold : 2 * n_hold]),
+            "train": (x[2 * n_hold :], y[2 * n_hold :]),
+        }
+
+    def train_dataloader(self) -> TensorLoader:
+        return TensorLoader(*self.splits["train"], batch_size=self.batch_size, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> TensorLoader:
+        return TensorLoader(*self.splits["val"], batch_size=512)
+
+    def test_dataloader(self) -> TensorLoader:
+        return TensorLoader(*self.splits["test"], batch_size=512)
