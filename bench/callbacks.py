@@ -36,11 +36,13 @@ class History(Checkpoint):
     logged) and before ``ModelCheckpoint`` saves, so ``last.ckpt`` always holds exactly
     the history of the epochs it contains: a resumed cell has no gap and no duplicate.
     ``on_epoch`` is called with the history after each epoch (the runner writes the
-    record there).
+    record there). A LightningModule may add record fields by defining
+    ``record_extras() -> dict`` (the toy task stores its trajectory that way).
     """
 
     def __init__(self, on_epoch: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
         self.entries: list[dict[str, Any]] = []
+        self.extras: dict[str, Any] | None = None
         self.elapsed_before = 0.0  # wall seconds spent in earlier (interrupted) runs
         self.on_epoch = on_epoch
         self._start = time.perf_counter()
@@ -59,6 +61,8 @@ class History(Checkpoint):
         entry["lr"] = self._lr
         entry["time"] = round(self.elapsed, 3)
         self.entries.append(entry)
+        extras = getattr(pl_module, "record_extras", None)
+        self.extras = extras() if callable(extras) else None
         if self.on_epoch is not None and trainer.is_global_zero:
             self.on_epoch(self.entries)
 

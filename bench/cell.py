@@ -114,6 +114,7 @@ class CellRecord:
             "versions": environment.versions(),
             "git_commit": environment.git_commit(),
             "error": None,
+            "extras": None,
             "started_at": _now(),
             "finished_at": None,
         }
@@ -156,7 +157,7 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
     smoke = bool(cfg.get("smoke", False))
     module_cls = get_class(cfg.module._target_)
     record = CellRecord(cfg, run_dir, getattr(module_cls, "metric", "acc"), getattr(module_cls, "metric_mode", "max"))
-    history = History(on_epoch=lambda h: record.update(history=h, status="running"))
+    history = History(on_epoch=lambda h: record.update(history=h, status="running", extras=history.extras))
     log.info("%s %s -> %s", "resume" if resume else "run   ", label, run_dir)
     tic = time.perf_counter()
     try:
@@ -176,7 +177,7 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 — a failed cell must never stop the sweep
         final_status, error = "failed", "".join(traceback.format_exception(exc))
         log.error("failed %s: %s", label, f"{type(exc).__name__}: {exc}".splitlines()[0])
-    record.update(history=history.entries, status=final_status, error=error, finished_at=_now())
+    record.update(history=history.entries, status=final_status, error=error, finished_at=_now(), extras=history.extras)
     log.info("%-6s %s: %s (%.1f s)", final_status, label, _headline(record.data), time.perf_counter() - tic)
     return record.data
 

@@ -1,0 +1,173 @@
+"""2-D test functions: an optimizer's path from a start point, through the same runner.
+
+A cell trains one point ``(x, y)``: every "batch" is one optimizer step on ``f(x, y)``.
+The record's history holds per-epoch ``train_loss`` (mean f), ``val_loss`` (f at the end
+of the epoch) and ``val_dist`` / ``test_dist`` (distance to the global minimum, the
+selection metric), and ``extras.trajectory`` holds every visited point (start included).
+
+Functions as written in AdaMomentum's Appendix A (Beale with the standard 2.25; the OCR'd
+paper text reads 2.2, which does not vanish at the stated minimum (3, 0.5)) and in AdaL
+Section 3.1 (Rastrigin with A = 10, Rosenbrock with a = 1, b = 100). Start points: the
+papers give none for AdaMomentum's functions (we chose points with a clear descent path;
+see ``FUNCTIONS``); AdaL's follow the pytorch-optimizer visualisation it cites.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from tasks.classification import Diverged
+from tasks.tensor_loader import TensorLoader
+
+
+def sphere(x: Tensor, y: Tensor) -> Tensor:
+    return x**2 + y**2
+
+
+def three_hump_camel(x: Tensor, y: Tensor) -> Tensor:
+    return 2 * x**2 - 1.05 * x**4 + x**6 / 6 + x * y + y**2
+
+
+def beale(x: Tensor, y: Tensor) -> Tensor:
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
+
+
+def ackley(x: Tensor, y: Tensor) -> Tensor:
+    r = torch.sqrt(0.5 * (x**2 + y**2))
+    c = 0.5 * (torch.cos(2 * math.pi * x) + torch.cos(2 * math.pi * y))
+    return -20 * torch.exp(-0.2 * r) - torch.exp(c) + 20 + math.e
+
+
+def rastrigin(x: Tensor, y: Tensor) -> Tensor:
+    return 20 + (x**2 - 10 * torch.cos(2 * math.pi * x)) + (y**2 - 10 * torch.cos(2 * math.pi * y))
+
+
+def rosenbrock(x: Tensor, y: Tensor) -> Tensor:
+    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+
+@dataclass(frozen=True)
+class ToyFunction:
+    fn: Callable[[Tensor, Tensor], Tensor]
+    minimum: tuple[float, float]
+    start: tuple[float, float]
+    bounds: tuple[tuple[float, float], tuple[float, float]]  # plotting window (x range, y range)
+
+
+FUNCTIONS: dict[str, ToyFunction] = {
+    "sphere": ToyFunction(sphere, (0.0, 0.0), (-3.0, 4.0), ((-5, 5), (-5, 5))),
+    "three_hump_camel": ToyFunction(three_hump_camel, (0.0, 0.0), (-0.8, 1.8), ((-2, 2), (-2, 2))),
+    "beale": ToyFunction(beale, (3.0, 0.5), (1.0, 1.5), ((-1, 4.5), (-1.5, 2.5))),
+    "ackley": ToyFunction(ackley, (0.0, 0.0), (-1.6, 1.4), ((-2.5, 2.5), (-2.5, 2.5))),
+    "rastrigin": ToyFunction(rastrigin, (0.0, 0.0), (-2.0, 3.5), ((-4.5, 4.5), (-4.5, 4.5))),
+    "rosenbrock": ToyFunction(rosenbrock, (1.0, 1.0), (-2.0, 2.0), ((-2, 2), (-1, 3))),
+}
+
+
+def get_function(name: str) -> ToyFunction:
+    if name not in FUNCTIONS:
+        raise ValueError(f"dataset.function={name!r} is unknown; choose one of: {', '.join(FUNCTIONS)}")
+    return FUNCTIONS[name]
+
+
+class Point(nn.Module):
+    """The trainable point; ``forward()`` returns ``f(point)``."""
+
+    def __init__(self, function: str, start: Sequence[float] | None = None) -> None:
+        super().__init__()
+        self.function = get_function(function)
+        self.xy = nn.Parameter(torch.tensor(list(start or self.function.start), dtype=torch.float64))
+
+    def forward(self) -> Tensor:
+        return self.function.fn(self.xy[0], self.xy[1])
+
+
+class ToyProblem(pl.LightningDataModule):
+    """No data: ``steps_per_epoch`` empty batches, each one optimizer step."""
+
+    def __init__(self, function: str, start: Sequence[float] | None = None, steps_per_epoch: int = 20,
+                 seed: int = 0, smoke: bool = False, data_dir: str | None = None) -> None:
+        """``start`` is read by the model config (``${dataset.start}``); accepted here so the
+        dataset node can carry it."""
+        super().__init__()
+        get_function(function)
+        if steps_per_epoch < 1:
+            raise ValueError(f"dataset.steps_per_epoch must be >= 1, got {steps_per_epoch}")
+        self.steps = steps_per_epoch
+
+    def _loader(self, n: int) -> TensorLoader:
+        return TensorLoader(torch.zeros(n), batch_size=1)
+
+    def train_dataloader(self) -> TensorLoader:
+        return self._loader(self.steps)
+
+    def val_dataloader(self) -> TensorLoader:
+        return self._loader(1)
+
+    def test_dataloader(self) -> TensorLoader:
+        return self._loader(1)
+
+
+class ToyModule(pl.LightningModule):
+    """Minimise ``f`` over the point; the selection metric is the distance to the minimum."""
+
+    metric = "dist"
+    metric_mode = "min"
+
+    def __init__(self, model: Point, optimizer_factory: Callable, scheduler_factory: Callable | None = None,
+                 divergence_check_every: int = 1) -> None:
+        super().__init__()
+        self.model = model
+        self.optimizer_factory = optimizer_factory
+        self.scheduler_factory = scheduler_factory
+        self.trajectory: list[list[float]] = [model.xy.detach().tolist()]
+        self._losses: list[float] = []
+
+    def _distance(self) -> float:
+        return math.dist(self.model.xy.detach().tolist(), self.model.function.minimum)
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        loss = self.model()
+        if not torch.isfinite(loss):
+            raise Diverged(f"f became non-finite at epoch {self.current_epoch}, step {batch_idx}")
+        self._losses.append(loss.item())
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        point = self.model.xy.detach().tolist()
+        if not all(math.isfinite(v) for v in point):
+            raise Diverged(f"the point became non-finite at epoch {self.current_epoch}, step {batch_idx}")
+        self.trajectory.append(point)
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train_loss", sum(self._losses) / max(len(self._losses), 1))
+        self._losses = []
+
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        split = ("val", "test")[dataloader_idx]
+        with torch.no_grad():
+            value = self.model().item()
+        self.log_dict({f"{split}_loss": value, f"{split}_dist": self._distance()}, add_dataloader_idx=False)
+
+    def record_extras(self) -> dict[str, Any]:
+        """Extra record fields: the whole path, for trajectory plots."""
+        fn = self.model.function
+        return {"trajectory": self.trajectory, "minimum": list(fn.minimum), "bounds": [list(b) for b in fn.bounds]}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["toy_trajectory"] = self.trajectory
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.trajectory = checkpoint["toy_trajectory"]
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.model.parameters())
+        scheduler = self.scheduler_factory(optimizer) if self.scheduler_factory else None
+        return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
