@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: bench test test-all report perf clean install
+.PHONY: bench test test-all test-gpu report perf clean install
 
 install: $(STAMP)
 
@@ -23,11 +23,15 @@ bench: $(STAMP)
 
 ## Fast test suite (slow-marked tests excluded). pytest exit code 5 (no tests) is not a failure.
 test: $(STAMP)
-	@$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -m "not slow and not gpu" -q $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not gpu" -q $(PYTEST_ARGS)
+
+## GPU-only tests (needs CUDA; they fail, not skip, without it).
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -m gpu -q $(PYTEST_ARGS)
 
 ## Tables, curves and LR sensitivity for every experiment with records (reads records only).
 report: $(STAMP)

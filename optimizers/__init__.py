@@ -1,0 +1,51 @@
+"""Optimizers that torch.optim lacks, for the optbench harness and standalone use.
+
+    from optimizers import Padam
+    opt = Padam(model.parameters(), lr=0.1, partial=0.125)
+
+``REGISTRY`` maps lowercase names to classes. Optimizers that torch.optim already has
+(SGD with momentum, Adam, AMSGrad = ``Adam(amsgrad=True)``, AdamW, RMSprop, NAdam, RAdam)
+are used from torch through config, not reimplemented here. AMSBound is
+``AdaBound(amsbound=True)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .adabelief import AdaBelief
+from .adabound import AdaBound
+from .adal import AdaL
+from .adamomentum import AdaMomentum
+from .adarem import AdaRem, AdaRemS
+from .nosadam import NosAdam
+from .padam import Padam
+from .rame import RAME
+from .yogi import Yogi
+
+REGISTRY: dict[str, type[torch.optim.Optimizer]] = {
+    "rame": RAME,
+    "padam": Padam,
+    "adamomentum": AdaMomentum,
+    "adarem": AdaRem,
+    "adarems": AdaRemS,
+    "adal": AdaL,
+    "yogi": Yogi,
+    "adabound": AdaBound,
+    "adabelief": AdaBelief,
+    "nosadam": NosAdam,
+}
+
+__all__ = [
+    "REGISTRY",
+    "RAME",
+    "Padam",
+    "AdaMomentum",
+    "AdaRem",
+    "AdaRemS",
+    "AdaL",
+    "Yogi",
+    "AdaBound",
+    "AdaBelief",
+    "NosAdam",
+]

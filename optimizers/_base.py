@@ -1,0 +1,278 @@
+"""Shared machinery for the optimizers in this package.
+
+Every optimizer here subclasses :class:`BaseOptimizer`, which owns the parts that are
+the same for all of them:
+
+* argument validation (``check_*``): a bad value raises ``ValueError`` naming the
+  argument and its allowed range; groups added later are validated the same way;
+* the step loop: parameters without a gradient are skipped (so ``requires_grad=False``
+  parameters and unused parameters are left untouched), state is created lazily,
+  the per-parameter step counter is a Python ``int`` (so ``state_dict`` round trips
+  are exact);
+* the dispatch between the multi-tensor path (``torch._foreach_*`` over tensors that
+  share device, dtype and step count) and the plain per-tensor path.
+
+State tensors are kept in the parameter's dtype (as ``torch.optim`` does), so a
+bfloat16 model has bfloat16 optimizer state.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+Params = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _range_text(name: str, low: float | None, high: float | None, low_inclusive: bool, high_inclusive: bool) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"{low} {'<=' if low_inclusive else '<'} ")
+    parts.append(name)
+    if high is not None:
+        parts.append(f" {'<=' if high_inclusive else '<'} {high}")
+    return "".join(parts)
+
+
+def check_real(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = False,
+) -> float:
+    """Return ``value`` as float, or raise ``ValueError`` naming ``name`` and the allowed range."""
+    allowed = _range_text(name, low, high, low_inclusive, high_inclusive)
+    if isinstance(value, Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"Invalid {name}: {value!r} is not a real number; allowed: {allowed}")
+    number = float(value)
+    ok = not math.isnan(number)
+    if ok and low is not None:
+        ok = number >= low if low_inclusive else number > low
+    if ok and high is not None:
+        ok = number <= high if high_inclusive else number < high
+    if not ok:
+        raise ValueError(f"Invalid {name}: {value!r}; allowed: {allowed}")
+    return number
+
+
+def check_betas(name: str, value: Any, count: int = 2) -> tuple[float, ...]:
+    """Validate a sequence of ``count`` coefficients each in [0, 1); lists are accepted (YAML)."""
+    if isinstance(value, Tensor) or not isinstance(value, Sequence) or len(value) != count:
+        raise ValueError(
+            f"Invalid {name}: {value!r}; allowed: a sequence of {count} numbers, each 0.0 <= {name}[i] < 1.0"
+        )
+    return tuple(check_real(f"{name}[{i}]", v, low=0.0, high=1.0) for i, v in enumerate(value))
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"Invalid {name}: {value!r}; allowed: True or False")
+    return value
+
+
+def check_optional_bool(name: str, value: Any) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"Invalid {name}: {value!r}; allowed: None, True or False")
+    return value
+
+
+def check_common(group: dict[str, Any]) -> None:
+    """Validate the options every optimizer here has: lr, weight_decay, foreach."""
+    group["lr"] = check_real("lr", group["lr"], low=0.0)
+    group["weight_decay"] = check_real("weight_decay", group["weight_decay"], low=0.0)
+    group["foreach"] = check_optional_bool("foreach", group.get("foreach"))
+
+
+# ----------------------------------------------------------------------------- numerics
+
+
+def nonzero_floor(dtype: torch.dtype) -> float:
+    """Smallest magnitude that is safe to divide by (and take roots of) in ``dtype``.
+
+    float16 arithmetic runs in float32 on CPU and CUDA, so its subnormals are usable.
+    """
+    if dtype == torch.float16:
+        return 2.0**-24
+    return torch.finfo(dtype).tiny
+
+
+_ROOT_DEPTH = {1.0: 0, 0.5: 1, 0.25: 2, 0.125: 3, 0.0625: 4}
+
+
+def root_(x: Tensor, exponent: float) -> Tensor:
+    """In place ``x ** exponent`` for ``x >= 0``; exponents 2**-k use repeated sqrt (pow is ~10x slower on CPU)."""
+    depth = _ROOT_DEPTH.get(exponent)
+    if depth is None:
+        return x.pow_(exponent)
+    for _ in range(depth):
+        x.sqrt_()
+    return x
+
+
+def foreach_root_(xs: list[Tensor], exponent: float) -> None:
+    """Multi-tensor :func:`root_`."""
+    depth = _ROOT_DEPTH.get(exponent)
+    if depth is None:
+        torch._foreach_pow_(xs, exponent)
+        return
+    for _ in range(depth):
+        torch._foreach_sqrt_(xs)
+
+
+def foreach_abs_max(tensors: list[Tensor]) -> list[Tensor]:
+    """Per-tensor ``max |x|`` as 0-dim tensors, without a host sync.
+
+    CUDA has a fused multi-tensor inf-norm; on CPU ``aminmax`` is ~10x faster than
+    ``_foreach_norm(ord=inf)`` and gives the identical number.
+    """
+    if tensors[0].is_cuda:
+        return list(torch._foreach_norm(tensors, float("inf")))
+    out = []
+    for t in tensors:
+        low, high = torch.aminmax(t)
+        out.append(torch.maximum(high, low.neg()))
+    return out
+
+
+def abs_max(t: Tensor) -> Tensor:
+    low, high = torch.aminmax(t)
+    return torch.maximum(high, low.neg())
+
+
+# ----------------------------------------------------------------------------- base class
+
+
+class BaseOptimizer(torch.optim.Optimizer):
+    """Step loop shared by all optimizers of this package.
+
+    Subclasses implement:
+
+    * ``_check_group(group)``: validate/normalise one param group in place;
+    * ``_init_state(p, group) -> dict``: initial state of one parameter (step is added here);
+    * ``_single_tensor_update(group, p, grad, state)``: the plain per-tensor path;
+    * ``_multi_tensor_update(group, params, grads, states, step)``: the ``torch._foreach_*``
+      path, called with tensors that share device, dtype and step count.
+
+    ``group["foreach"]``: ``True`` selects the multi-tensor path, ``False`` the per-tensor
+    path, ``None`` (default) the multi-tensor path for CUDA tensors and the per-tensor path
+    otherwise. That default is measured, not assumed: on CPU the foreach ops hold one
+    temporary per parameter at once and the fresh memory costs more than the Python loop
+    (``python -m bench.perf optimizers --per-tensor``), while the per-tensor path reuses
+    one scratch buffer (:meth:`_scratch`).
+    """
+
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
+        super().__init__(params, defaults)
+
+    # validation runs for the constructor's groups and for groups added later
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        for p in group["params"]:
+            if torch.is_complex(p):
+                raise ValueError(f"{type(self).__name__} does not support complex parameters")
+        self._check_group(group)
+
+    def _check_group(self, group: dict[str, Any]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def _multi_tensor_update(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        step: int,
+    ) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def _scratch(self, p: Tensor, slot: int = 0) -> Tensor:
+        """A reusable temporary shaped like ``p`` for the per-tensor path (not optimizer state).
+
+        One flat buffer per (device, dtype, slot), sized to the largest parameter. On CPU,
+        allocating fresh temporaries every step costs page faults that double the step
+        time; reusing one buffer avoids them.
+        """
+        buffers: dict[tuple[torch.device, torch.dtype, int], Tensor] = self.__dict__.setdefault("_scratch_buffers", {})
+        key = (p.device, p.dtype, slot)
+        n = p.numel()
+        buf = buffers.get(key)
+        if buf is None or buf.numel() < n:
+            kind = (p.device, p.dtype)
+            same_kind = (q for g in self.param_groups for q in g["params"] if (q.device, q.dtype) == kind)
+            size = max([n] + [q.numel() for q in same_kind])
+            buf = torch.empty(size, device=p.device, dtype=p.dtype)
+            buffers[key] = buf
+        return buf[:n].view(p.shape)
+
+    def _collect(self, group: dict[str, Any]) -> tuple[list[Tensor], list[Tensor], list[dict[str, Any]]]:
+        params, grads, states = [], [], []
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            if grad.is_sparse:
+                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+            state = self.state[p]
+            if "step" not in state:
+                state.update(self._init_state(p, group))
+                state["step"] = 0
+            state["step"] += 1
+            params.append(p)
+            grads.append(grad)
+            states.append(state)
+        return params, grads, states
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform one optimisation step; ``closure`` re-evaluates the loss (optional)."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params, grads, states = self._collect(group)
+            if not params:
+                continue
+            foreach = group["foreach"]
+            if foreach is None:  # measured: per-tensor is faster on CPU, foreach on CUDA
+                foreach = params[0].is_cuda
+            if not foreach:
+                for p, g, s in zip(params, grads, states):
+                    self._single_tensor_update(group, p, g, s)
+                continue
+            buckets: dict[tuple[torch.device, torch.dtype, int], list[int]] = {}
+            for i, (p, s) in enumerate(zip(params, states)):
+                buckets.setdefault((p.device, p.dtype, s["step"]), []).append(i)
+            for (_, _, step), idx in buckets.items():
+                self._multi_tensor_update(
+                    group,
+                    [params[i] for i in idx],
+                    [grads[i] for i in idx],
+                    [states[i] for i in idx],
+                    step,
+                )
+        return loss
+
+
+def zeros_like(p: Tensor) -> Tensor:
+    return torch.zeros_like(p, memory_format=torch.preserve_format)

@@ -1,0 +1,278 @@
+"""AdaRem and AdaRem-S ("Adaptive Gradient Method with Resilience and Momentum",
+anonymous ICLR submission).
+
+Paper: ``shared/papers/adarem.txt``, eqs. (1)-(2), Algorithm 1 (AdaRem), Algorithm 2 and
+Sec. 3.4 (AdaRem-S). No official code was published; this follows the paper.
+
+Epoch hook: the decay factor ``decay ** e`` uses ``e`` = number of completed epochs
+("multiplying lambda once per epoch is enough", Sec. 4.1.1). The training loop must call
+``optimizer.set_epoch(completed_epochs)`` at the start of every epoch (0 first); the value
+is stored in each param group as ``group["epoch"]`` and so survives ``state_dict`` round
+trips. Calling it again with the same value is harmless (idempotent). Without calls the
+epoch stays 0 (full adaptation).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ._base import (
+    BaseOptimizer,
+    Params,
+    abs_max,
+    check_common,
+    check_real,
+    foreach_abs_max,
+    zeros_like,
+)
+
+
+class AdaRem(BaseOptimizer):
+    r"""AdaRem: SGD whose per-element learning rate grows when the gradient agrees with the
+    momentum's sign and shrinks when it disagrees.
+
+    Per parameter tensor, ``e`` = completed epochs (see :meth:`set_epoch`)::
+
+        b_i   = g_i * m_i / (|g_i| * max_j |m_j| + eps)       # eq. (1), max over the tensor
+        eta_i = lr * (1 + decay**e * b_i)                      # eq. (2), in [lr(1-decay**e), lr(1+decay**e)]
+        x    <- x - eta * g - lr * weight_decay * x            # Algorithm 1 (feasible set = R^d)
+        m    <- beta * m + (1 - beta) * g                      # momentum updated *after* use
+
+    On the first step ``m = 0`` so ``b = 0`` and the step is plain SGD; with ``decay = 0``
+    every step after the first epoch is plain SGD (``0**0 = 1`` keeps epoch 0 adaptive).
+
+    Args:
+        lr: base learning rate (paper: SGD's, 0.4 at batch 1024 on ImageNet; 0.1 at 256).
+        beta: momentum EMA coefficient, ``0 <= beta < 1``.
+        decay: the paper's :math:`\lambda`, ``0 <= decay <= 1`` (paper: 0.999, per epoch).
+        eps: denominator offset, ``eps > 0``.
+        weight_decay: the paper's :math:`\gamma`, applied as ``lr * weight_decay * x``.
+        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+
+    State: ``momentum_buffer`` (one tensor per parameter). Group key ``epoch``.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 0.1,
+        beta: float = 0.9,
+        decay: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        *,
+        foreach: bool | None = None,
+    ) -> None:
+        defaults = dict(lr=lr, beta=beta, decay=decay, eps=eps, weight_decay=weight_decay, epoch=0, foreach=foreach)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        check_common(group)
+        group["beta"] = check_real("beta", group["beta"], low=0.0, high=1.0)
+        group["decay"] = check_real("decay", group["decay"], low=0.0, high=1.0, high_inclusive=True)
+        group["eps"] = check_real("eps", group["eps"], low=0.0, low_inclusive=False)
+        group["epoch"] = _check_epoch(group["epoch"])
+
+    def set_epoch(self, completed_epochs: int) -> None:
+        """Tell the optimizer how many epochs are complete (0 at the start of training)."""
+        epoch = _check_epoch(completed_epochs)
+        for group in self.param_groups:
+            group["epoch"] = epoch
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return {"momentum_buffer": zeros_like(p)}
+
+    @staticmethod
+    def _adaptation(group: dict[str, Any]) -> float:
+        return group["decay"] ** group["epoch"]
+
+    # --- shared pieces, also used by AdaRemS -------------------------------------------
+    def _resilience(self, p: Tensor, grad: Tensor, m: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+        """``(g*m*g, |g|*max|m| + eps)``: ``b * g`` is their ratio (scratch buffers)."""
+        den = torch.abs(grad, out=self._scratch(p)).mul_(abs_max(m)).add_(eps)
+        num = torch.mul(grad, m, out=self._scratch(p, 1)).mul_(grad)
+        return num, den
+
+    @staticmethod
+    def _foreach_resilience(grads: list[Tensor], ms: list[Tensor], eps: float) -> tuple[list[Tensor], list[Tensor]]:
+        den = torch._foreach_abs(grads)
+        torch._foreach_mul_(den, foreach_abs_max(ms))
+        torch._foreach_add_(den, eps)
+        num = torch._foreach_mul(grads, ms)
+        torch._foreach_mul_(num, grads)
+        return num, den
+
+    def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
+        lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
+        m = state["momentum_buffer"]
+        if wd != 0:
+            p.mul_(1 - lr * wd)
+        if c != 0 and state["step"] > 1:  # m == 0 on step 1, so b == 0: plain SGD
+            num, den = self._resilience(p, grad, m, group["eps"])
+            p.addcdiv_(num, den, value=-lr * c)
+        p.add_(grad, alpha=-lr)
+        m.lerp_(grad, 1 - group["beta"])
+
+    def _multi_tensor_update(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        step: int,
+    ) -> None:
+        lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
+        ms = [s["momentum_buffer"] for s in states]
+        if wd != 0:
+            torch._foreach_mul_(params, 1 - lr * wd)
+        if c != 0 and step > 1:
+            num, den = self._foreach_resilience(grads, ms, group["eps"])
+            torch._foreach_addcdiv_(params, num, den, -lr * c)
+            del num, den
+        torch._foreach_add_(params, grads, alpha=-lr)
+        torch._foreach_lerp_(ms, grads, 1 - group["beta"])
+
+
+def _check_epoch(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"Invalid completed_epochs (epoch): {value!r}; allowed: an integer >= 0")
+    return int(value)
+
+
+class AdaRemS(AdaRem):
+    r"""AdaRem-S: AdaRem with scale-invariant weights kept on a fixed-radius sphere (Alg. 2).
+
+    Spherical tensors (``spherical`` group option; default ``None`` = every tensor with
+    ``ndim >= 2``, i.e. conv/linear weights, which precede BatchNorm in the paper's CNNs;
+    pass a param group with ``spherical=False`` to exclude e.g. a final classifier) use::
+
+        R       = radius or ||x_0||                 # sphere radius, per tensor
+        alpha_0 = ||x_0|| / R                       # x_0 is projected: x <- x_0 * R/||x_0||
+        a       = 1 + decay**e * b                  # AdaRem's per-element factor, eq. (1)-(2)
+        x'      = x - (lr / alpha**2) * a * g - lr * weight_decay * x   # Alg. 2 with the SLR rate
+        alpha  <- alpha * ||x'|| / R                # SLR (Sec. 3.4.1): scale of the Euclidean twin
+        x      <- x' * R / ||x'||                   # projection back onto the sphere
+        m      <- beta * m + (1 - beta) * g
+
+    ``alpha`` is the length ratio :math:`\alpha_t = \|OB\|/\|OA\|` between the unconstrained
+    network ``B`` that SGD with weight decay would produce and its image ``A`` on the sphere;
+    the sphere learning rate is ``eta = lr / alpha**2`` (Sec. 3.4.1, :math:`\eta_t =
+    \eta'_t/\alpha_t^2`) and ``alpha`` is updated "by the similar triangle theorem": for an
+    exactly scale-invariant loss ``B_{t+1} = alpha_t * x'_t``, so the direction of the sphere
+    iterate equals that of Euclidean AdaRem with weight decay whenever both see the same
+    ``b`` (tests check this with ``beta = 0``). The momentum is accumulated from sphere
+    gradients, which is the point of the method: its scale no longer drifts with ``||x||``.
+
+    Other tensors (and spherical ones whose initial norm is 0) follow plain AdaRem.
+    With an explicit ``radius`` the projection of ``x_0`` happens at the tensor's first
+    step, so that one step uses the gradient taken at the unprojected point.
+
+    Extra args: ``radius`` (``None`` or > 0), ``spherical`` (``None``/``True``/``False``),
+    both settable per param group. Extra state per spherical tensor: ``radius`` and
+    ``alpha`` (Python floats). The norms are brought to the host once per step (one
+    device sync per step on CUDA).
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 0.1,
+        beta: float = 0.9,
+        decay: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        radius: float | None = None,
+        spherical: bool | None = None,
+        *,
+        foreach: bool | None = None,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            beta=beta,
+            decay=decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            epoch=0,
+            radius=radius,
+            spherical=spherical,
+            foreach=foreach,
+        )
+        BaseOptimizer.__init__(self, params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        if group["radius"] is not None:
+            group["radius"] = check_real("radius", group["radius"], low=0.0, low_inclusive=False)
+        if group["spherical"] is not None and not isinstance(group["spherical"], bool):
+            raise ValueError(f"Invalid spherical: {group['spherical']!r}; allowed: None (ndim >= 2), True or False")
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        state: dict[str, Any] = {"momentum_buffer": zeros_like(p)}
+        spherical = group["spherical"] if group["spherical"] is not None else p.dim() >= 2
+        if spherical:
+            norm = torch.linalg.vector_norm(p).item()
+            if norm > 0 and math.isfinite(norm):
+                radius = group["radius"] if group["radius"] is not None else norm
+                state["radius"] = radius
+                state["alpha"] = norm / radius
+                if radius != norm:
+                    p.mul_(radius / norm)
+        return state
+
+    def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
+        if "radius" not in state:
+            super()._single_tensor_update(group, p, grad, state)
+            return
+        lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
+        m, alpha, radius = state["momentum_buffer"], state["alpha"], state["radius"]
+        if wd != 0:
+            p.mul_(1 - lr * wd)
+        scale = lr / alpha**2
+        if c != 0 and state["step"] > 1:
+            num, den = self._resilience(p, grad, m, group["eps"])
+            p.addcdiv_(num, den, value=-scale * c)
+        p.add_(torch.mul(grad, -scale, out=self._scratch(p)))
+        norm = torch.linalg.vector_norm(p).item()
+        state["alpha"] = alpha * norm / radius
+        p.mul_(radius / norm)
+        m.lerp_(grad, 1 - group["beta"])
+
+    def _multi_tensor_update(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        step: int,
+    ) -> None:
+        flat = [i for i, s in enumerate(states) if "radius" not in s]
+        sphere = [i for i, s in enumerate(states) if "radius" in s]
+        if flat:
+            super()._multi_tensor_update(
+                group, [params[i] for i in flat], [grads[i] for i in flat], [states[i] for i in flat], step
+            )
+        if not sphere:
+            return
+        params = [params[i] for i in sphere]
+        grads = [grads[i] for i in sphere]
+        states = [states[i] for i in sphere]
+        lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
+        ms = [s["momentum_buffer"] for s in states]
+        scales = [-lr / s["alpha"] ** 2 for s in states]
+        if wd != 0:
+            torch._foreach_mul_(params, 1 - lr * wd)
+        if c != 0 and step > 1:
+            num, den = self._foreach_resilience(grads, ms, group["eps"])
+            torch._foreach_addcdiv_(params, num, den, [s * c for s in scales])
+            del num, den
+        torch._foreach_add_(params, torch._foreach_mul(grads, scales))
+        norms = torch.stack(torch._foreach_norm(params)).tolist()
+        for s, n in zip(states, norms):
+            s["alpha"] = s["alpha"] * n / s["radius"]
+        torch._foreach_mul_(params, [s["radius"] / n for s, n in zip(states, norms)])
+        torch._foreach_lerp_(ms, grads, 1 - group["beta"])

@@ -1,0 +1,117 @@
+"""NosAdam (Huang, Wang & Dong, "Nostalgic Adam: Weighting More of the Past Gradients When
+Designing the Adaptive Learning Rate", IJCAI 2019), hyper-harmonic variant NosAdam-HH.
+
+Reproduces the authors' ``NosAdam.py`` (github.com/andrehuang/NostalgicAdam-NosAdam, file
+``WideResNet28.code/NosAdam.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ._base import BaseOptimizer, Params, check_bool, check_common, check_real, zeros_like
+
+
+class NosAdam(BaseOptimizer):
+    r"""NosAdam-HH: Adam whose second-moment weight ``beta2`` is time varying and puts more
+    weight on the past.
+
+    Per parameter, step ``t``, with ``b_k = k**-gamma`` and ``B_t = sum_{k<=t} b_k`` (``B_0 = 0``)::
+
+        g      <- g + weight_decay * x
+        beta2  <- B_{t-1} / B_t                    # 0 at t = 1, so v_1 = g_1**2
+        m      <- beta1 * m + (1 - beta1) * g
+        v      <- beta2 * v + (1 - beta2) * g**2   # = weighted mean of g_k**2 with weights b_k
+        x      <- x - lr/(1 - beta1**t) [/ sqrt(t) if lr_decay] * m / (sqrt(v) + eps)
+
+    ``v`` needs no bias correction (the weights sum to one). ``gamma = 0`` gives the
+    arithmetic mean of all past squared gradients. As the official code, ``B_t`` is kept
+    as a running sum in the state (key ``B``), and ``lr_decay=True`` applies the
+    ``alpha/sqrt(t)`` schedule of the paper's analysis.
+
+    Args:
+        lr: learning rate.
+        beta1: first-moment coefficient in [0, 1).
+        gamma: hyper-harmonic exponent, ``gamma >= 0`` (the authors' CIFAR notebooks use 0.1).
+        eps: added to ``sqrt(v)``.
+        weight_decay: L2 coefficient added to the gradient.
+        lr_decay: divide the step by ``sqrt(t)``.
+        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+
+    State: ``exp_avg``, ``exp_avg_sq`` (tensors) and ``B`` (float).
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        gamma: float = 0.1,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        lr_decay: bool = False,
+        *,
+        foreach: bool | None = None,
+    ) -> None:
+        defaults = dict(
+            lr=lr, beta1=beta1, gamma=gamma, eps=eps, weight_decay=weight_decay, lr_decay=lr_decay, foreach=foreach
+        )
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        check_common(group)
+        group["beta1"] = check_real("beta1", group["beta1"], low=0.0, high=1.0)
+        group["gamma"] = check_real("gamma", group["gamma"], low=0.0)
+        group["eps"] = check_real("eps", group["eps"], low=0.0)
+        group["lr_decay"] = check_bool("lr_decay", group["lr_decay"])
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p), "B": 0.0}
+
+    @staticmethod
+    def _advance(group: dict[str, Any], state: dict[str, Any]) -> float:
+        """Update ``B`` to ``B_t`` and return ``beta2_t = B_{t-1} / B_t``."""
+        previous = state["B"]
+        state["B"] = previous + math.pow(state["step"], -group["gamma"])
+        return previous / state["B"]
+
+    @staticmethod
+    def _step_size(group: dict[str, Any], step: int) -> float:
+        step_size = group["lr"] / (1 - group["beta1"] ** step)
+        if group["lr_decay"]:
+            step_size = step_size / math.sqrt(step)
+        return step_size
+
+    def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
+        beta2 = self._advance(group, state)
+        if group["weight_decay"] != 0:
+            grad = torch.add(grad, p, alpha=group["weight_decay"], out=self._scratch(p, 1))
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(grad, 1 - group["beta1"])
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        denom = torch.sqrt(exp_avg_sq, out=self._scratch(p)).add_(group["eps"])
+        p.addcdiv_(exp_avg, denom, value=-self._step_size(group, state["step"]))
+
+    def _multi_tensor_update(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        step: int,
+    ) -> None:
+        beta2s = [self._advance(group, s) for s in states]
+        exp_avgs = [s["exp_avg"] for s in states]
+        exp_avg_sqs = [s["exp_avg_sq"] for s in states]
+        if group["weight_decay"] != 0:
+            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+        torch._foreach_lerp_(exp_avgs, grads, 1 - group["beta1"])
+        torch._foreach_mul_(exp_avg_sqs, beta2s)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, [1 - b for b in beta2s])
+        denom = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_add_(denom, group["eps"])
+        torch._foreach_addcdiv_(params, exp_avgs, denom, -self._step_size(group, step))

@@ -1,0 +1,139 @@
+"""Padam: partially adaptive momentum estimation (Chen & Gu; Chen et al., IJCAI 2020).
+
+Paper: ``shared/papers/padam.txt``, Algorithm 1. Official code: github.com/uclaml/Padam,
+file ``Padam.py`` (commit 26212ab); this class reproduces that file's maths.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ._base import (
+    BaseOptimizer,
+    Params,
+    check_betas,
+    check_bool,
+    check_common,
+    check_real,
+    foreach_root_,
+    root_,
+    zeros_like,
+)
+
+
+class Padam(BaseOptimizer):
+    r"""Partially adaptive momentum estimation, as in the authors' ``Padam.py``.
+
+    Per parameter, step ``t`` (1-based)::
+
+        g      <- g + weight_decay * x                  # L2, as the official code
+        m      <- beta1 * m + (1 - beta1) * g
+        v      <- beta2 * v + (1 - beta2) * g**2
+        v_hat  <- max(v_hat, v)      if amsgrad else v
+        denom  <- (sqrt(v_hat) + eps) ** (2 * partial)
+        step   <- lr * sqrt(1 - beta2**t) / (1 - beta1**t)
+        x      <- x - step * m / denom
+
+    Where the official code differs from the paper (Algorithm 1 has
+    ``x <- x - lr * m / v_hat**p`` with no ``eps`` and no bias correction), we follow the
+    code: ``eps`` is added to ``sqrt(v_hat)`` *before* the power, and the step carries the
+    Adam bias correction ``sqrt(1 - beta2**t) / (1 - beta1**t)`` whatever ``partial`` is.
+    ``partial = 1/2`` is then exactly the authors' AMSGrad (their ``Adam.py``), and
+    ``partial -> 0`` tends to SGD with momentum (with a factor ``1 - beta1``).
+    The class default of the official file is ``partial=1/4``; its experiments and README
+    use ``1/8``, the default here.
+
+    ``(.)**(2*partial)`` is computed with repeated ``sqrt`` when ``2*partial`` is 1/2, 1/4
+    or 1/8 (``partial`` 0.25, 0.125, 0.0625), ``pow`` otherwise.
+
+    Args:
+        lr: base learning rate (paper: 0.1 for CIFAR, like SGD).
+        betas: ``(beta1, beta2)``, each in [0, 1).
+        partial: the partially adaptive parameter ``p``, ``0 < partial <= 1/2``.
+        eps: added to ``sqrt(v_hat)``, ``eps >= 0``.
+        weight_decay: L2 coefficient added to the gradient.
+        amsgrad: keep ``max`` of the second moments (official default True).
+        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+
+    State: ``exp_avg``, ``exp_avg_sq`` and, with ``amsgrad``, ``max_exp_avg_sq``.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 0.1,
+        betas: tuple[float, float] = (0.9, 0.999),
+        partial: float = 0.125,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = True,
+        *,
+        foreach: bool | None = None,
+    ) -> None:
+        defaults = dict(
+            lr=lr, betas=betas, partial=partial, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, foreach=foreach
+        )
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        check_common(group)
+        group["betas"] = check_betas("betas", group["betas"])
+        group["partial"] = check_real(
+            "partial", group["partial"], low=0.0, low_inclusive=False, high=0.5, high_inclusive=True
+        )
+        group["eps"] = check_real("eps", group["eps"], low=0.0)
+        group["amsgrad"] = check_bool("amsgrad", group["amsgrad"])
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        state = {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = zeros_like(p)
+        return state
+
+    @staticmethod
+    def _step_size(group: dict[str, Any], step: int) -> float:
+        beta1, beta2 = group["betas"]
+        return group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+
+    def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
+        beta1, beta2 = group["betas"]
+        if group["weight_decay"] != 0:
+            grad = torch.add(grad, p, alpha=group["weight_decay"], out=self._scratch(p, 1))
+        exp_avg, second = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(grad, 1 - beta1)
+        second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        if group["amsgrad"]:
+            torch.maximum(state["max_exp_avg_sq"], second, out=state["max_exp_avg_sq"])
+            second = state["max_exp_avg_sq"]
+        denom = torch.sqrt(second, out=self._scratch(p)).add_(group["eps"])
+        root_(denom, 2 * group["partial"])
+        p.addcdiv_(exp_avg, denom, value=-self._step_size(group, state["step"]))
+
+    def _multi_tensor_update(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        step: int,
+    ) -> None:
+        beta1, beta2 = group["betas"]
+        exp_avgs = [s["exp_avg"] for s in states]
+        seconds = [s["exp_avg_sq"] for s in states]
+        if group["weight_decay"] != 0:
+            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(seconds, beta2)
+        torch._foreach_addcmul_(seconds, grads, grads, 1 - beta2)
+        if group["amsgrad"]:
+            maxes = [s["max_exp_avg_sq"] for s in states]
+            torch._foreach_maximum_(maxes, seconds)
+            seconds = maxes
+        denom = torch._foreach_sqrt(seconds)
+        torch._foreach_add_(denom, group["eps"])
+        foreach_root_(denom, 2 * group["partial"])
+        torch._foreach_addcdiv_(params, exp_avgs, denom, -self._step_size(group, step))
