@@ -15,9 +15,13 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from bench.distributed import env_global_rank
 from bench.plan import CONF_DIR, PlanError, plan_cells
 from bench.record import RecordError, read_record
 from bench.sweep import PLANNED
+from bench.threads import local_parallelism
+
+DRY_RUN_FLAG = "--dry-run"  # print the cells, their count and a GPU-hour estimate; launch nothing
 
 # Hydra flags that do not run cells: hand them straight to Hydra.
 PASSTHROUGH_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
@@ -52,6 +56,8 @@ def _summarize(run_dirs: list[Path]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    dry_run = DRY_RUN_FLAG in argv
+    argv = local_parallelism([a for a in argv if a != DRY_RUN_FLAG])
     if any(a.split("=", 1)[0] in PASSTHROUGH_FLAGS for a in argv):
         sys.argv = [sys.argv[0], *argv]
         _hydra_entry()
@@ -62,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     except PlanError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
+    if dry_run:
+        from bench.dryrun import report
+
+        return report(planned, argv)
     PLANNED[tuple(planned.task_overrides)] = planned.cells
     done = sum(1 for d in planned.run_dirs if d.joinpath("record.json").exists() and _finished(d))
     print(f"bench: {len(planned.cells)} cell(s), {done} already finished", file=sys.stderr)
@@ -72,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # Hydra exits on its own errors; keep its code
         if exc.code not in (0, None):
             return int(exc.code) if isinstance(exc.code, int) else 1
+    if env_global_rank() > 0:  # a DDP rank re-running one cell: rank 0 reports it
+        return 0
     return _summarize(planned.run_dirs)
 
 

@@ -35,8 +35,9 @@ class History(Checkpoint):
     i.e. after the LightningModule's ``on_train_epoch_end`` (where epoch metrics are
     logged) and before ``ModelCheckpoint`` saves, so ``last.ckpt`` always holds exactly
     the history of the epochs it contains: a resumed cell has no gap and no duplicate.
-    ``on_epoch`` is called with the history after each epoch (the runner writes the
-    record there). A LightningModule may add record fields by defining
+    ``on_epoch`` is called with the history once the epoch's ``last.ckpt`` is on disk (by
+    :class:`EpochCommitted`, which must follow the checkpoint callback), so a record never
+    claims an epoch its checkpoint lacks (the runner writes the record there). A LightningModule may add record fields by defining
     ``record_extras() -> dict`` (the toy task stores its trajectory that way).
     """
 
@@ -63,7 +64,10 @@ class History(Checkpoint):
         self.entries.append(entry)
         extras = getattr(pl_module, "record_extras", None)
         self.extras = extras() if callable(extras) else None
-        if self.on_epoch is not None and trainer.is_global_zero:
+
+    def publish(self, trainer: pl.Trainer) -> None:
+        """Hand the history to ``on_epoch`` (rank 0 only)."""
+        if self.on_epoch is not None and trainer.is_global_zero and self.entries:
             self.on_epoch(self.entries)
 
     def state_dict(self) -> dict[str, Any]:
@@ -73,6 +77,22 @@ class History(Checkpoint):
         self.entries = list(state_dict["entries"])
         self.elapsed_before = float(state_dict["elapsed"])
         self._start = time.perf_counter()
+
+
+class EpochCommitted(Checkpoint):
+    """Publishes the history after the epoch's checkpoint is saved.
+
+    Lightning runs ``Checkpoint`` callbacks last, in the order given, so placing this one
+    after :class:`AtomicLastCheckpoint` means the record is written only once ``last.ckpt``
+    holds the same epochs: a kill between the two leaves a record one epoch behind its
+    checkpoint (harmless: the resume rewrites it), never ahead of it.
+    """
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.history.publish(trainer)
 
 
 class AtomicLastCheckpoint(ModelCheckpoint):

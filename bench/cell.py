@@ -25,7 +25,13 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from bench import environment
-from bench.callbacks import AtomicLastCheckpoint, History, OptimizerEpochHook
+from bench.callbacks import AtomicLastCheckpoint, EpochCommitted, History, OptimizerEpochHook
+from bench.distributed import (cluster_plugins, env_global_rank, per_device_batch_size, ranks_run_this_cell,
+                               shard_loader, shard_loaders)
+from bench.lock import CellLock, describe_holder, wait_for_launch
+from bench.loggers import make_tracker
+from bench.preemption import Preemption, stop_exceptions
+from bench.threads import configure_threads
 from bench.config import DATASET_METADATA_KEYS, build, cell_id, finalize, identity, strip_metadata
 from bench.record import FINISHED, SCHEMA_VERSION, RecordError, read_record, record_path, write_record
 from tasks.classification import Diverged
@@ -47,6 +53,8 @@ def _quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    # epoch metrics are reduced across ranks by the module itself (one reduce per epoch)
+    warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting")
 
 
 def optimizer_factory(cfg: DictConfig):
@@ -96,7 +104,8 @@ class CellRecord:
 
     def __init__(self, cfg: DictConfig, run_dir: Path, metric: str, mode: str) -> None:
         self.run_dir = run_dir
-        self.csv = cfg.logger.get("kind") == "csv"
+        self.csv = bool(cfg.logger.get("csv", cfg.logger.get("kind") == "csv"))
+        self.enabled = env_global_rank() == 0  # only global rank 0 writes (multi-process cells)
         self.data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "experiment": cfg.experiment_name,
@@ -125,6 +134,8 @@ class CellRecord:
             final, best = summarize(history, self.data["metric"]["name"], self.data["metric"]["mode"])
             self.data.update(final=final, best=best, wall_time=history[-1]["time"] if history else 0.0)
         self.data.update(fields)
+        if not self.enabled:
+            return
         write_record(self.run_dir, self.data)
         if self.csv and self.data["history"]:
             write_metrics_csv(self.run_dir, self.data["history"])
@@ -141,8 +152,40 @@ def existing_status(run_dir: Path) -> str | None:
 
 
 def run_cell(cfg: DictConfig) -> dict[str, Any]:
-    """Run (or skip, or resume) the cell ``cfg`` describes and return its record."""
+    """Run (or skip, or resume) the cell ``cfg`` describes and return its record.
+
+    One process trains a cell at a time (``bench.lock``): a cell another process holds is
+    skipped. A stop signal ends the cell cleanly and requeues it (``bench.preemption``).
+    """
     _quiet_lightning()
+    configure_threads()
+    cfg = finalize(cfg)
+    run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
+    if existing_status(run_dir) in FINISHED:
+        return _run_cell(cfg)  # logs the skip
+    lock = CellLock(run_dir)
+    if env_global_rank() == 0:
+        if not lock.acquire():
+            log.info("busy   %s: %s trains it; skipped", run_dir.name, describe_holder(lock.holder()))
+            return _current_record(run_dir)
+    elif not wait_for_launch(run_dir, lock.launch_id, lambda: existing_status(run_dir) in FINISHED):
+        log.info("skip   %s: rank 0 of this launch does not train it", run_dir.name)
+        return {}
+    try:
+        with Preemption() as preemption:
+            return _run_cell(cfg, lock.launch_id, preemption)
+    finally:
+        lock.release()
+
+
+def _current_record(run_dir: Path) -> dict[str, Any]:
+    try:
+        return read_record(run_dir)
+    except (FileNotFoundError, RecordError):
+        return {}
+
+
+def _run_cell(cfg: DictConfig, launch_id: str = "", preemption: Preemption | None = None) -> dict[str, Any]:
     cfg = finalize(cfg)
     run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
     label = f"{cfg.optimizer.name} {cfg.model.name}/{cfg.dataset.name} lr={cfg.lr:g} seed={cfg.seed}"
@@ -157,39 +200,90 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
     smoke = bool(cfg.get("smoke", False))
     module_cls = get_class(cfg.module._target_)
     record = CellRecord(cfg, run_dir, getattr(module_cls, "metric", "acc"), getattr(module_cls, "metric_mode", "max"))
-    history = History(on_epoch=lambda h: record.update(history=h, status="running", extras=history.extras))
+    preemption = preemption or Preemption()
+    tracker = None
+
+    def on_epoch(entries: list[dict[str, Any]]) -> None:
+        record.update(history=entries, status="running", extras=history.extras)
+        if tracker is not None:
+            tracker.log_epoch(entries[-1])
+
+    history = History(on_epoch=on_epoch)
     log.info("%s %s -> %s", "resume" if resume else "run   ", label, run_dir)
     tic = time.perf_counter()
     try:
-        trainer, module, datamodule = _build(cfg, history, run_dir, smoke)
+        trainer, module, datamodule = _build(cfg, history, run_dir, smoke, preemption)
+        record.enabled = trainer.is_global_zero
+        rank, world = trainer.global_rank, trainer.world_size
         record.update(device=environment.describe_device(trainer.strategy.root_device),
-                      resumed_from=str(resume) if resume else None)
+                      resumed_from=str(resume) if resume else None, world_size=world,
+                      global_batch_size=cfg.dataset.get("batch_size"),
+                      per_device_batch_size=datamodule_batch_size(datamodule))
+        tracker = make_tracker(cfg, run_dir, record.data, trainer.is_global_zero)
+        if tracker is not None:
+            tracker.start()
         datamodule.prepare_data()
         datamodule.setup("fit")
         val_loaders = [datamodule.val_dataloader()]
         if cfg.eval_test_every_epoch:
             val_loaders.append(datamodule.test_dataloader())
-        trainer.fit(module, train_dataloaders=datamodule.train_dataloader(), val_dataloaders=val_loaders,
-                    ckpt_path=str(resume) if resume else None)
+        train_loader = shard_loader(datamodule.train_dataloader(), rank, world, train=True)
+        val_loaders = shard_loaders(val_loaders, rank, world, train=False)
+        with ranks_run_this_cell(trainer, launch_id or f"{run_dir.name}:{time.time_ns()}"):
+            trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loaders,
+                        ckpt_path=str(resume) if resume else None)
         final_status, error = "ok", None
+    except stop_exceptions():
+        record.update(history=history.entries, status="running", extras=history.extras,
+                      preempted=preemption.describe(len(history.entries)))
+        log.warning("preempted %s after %d epoch(s); last.ckpt kept for the resume", label, len(history.entries))
+        if tracker is not None:
+            tracker.finish(record.data)
+        if record.enabled:
+            preemption.requeue_or_exit()
+        return record.data
     except Diverged as exc:
         final_status, error = "diverged", str(exc)
     except Exception as exc:  # noqa: BLE001 — a failed cell must never stop the sweep
         final_status, error = "failed", "".join(traceback.format_exception(exc))
         log.error("failed %s: %s", label, f"{type(exc).__name__}: {exc}".splitlines()[0])
     record.update(history=history.entries, status=final_status, error=error, finished_at=_now(), extras=history.extras)
+    if tracker is not None:
+        tracker.finish(record.data)
     log.info("%-6s %s: %s (%.1f s)", final_status, label, _headline(record.data), time.perf_counter() - tic)
     return record.data
 
 
-def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool) -> tuple[pl.Trainer, pl.LightningModule, Any]:
-    """Seeded construction of the Trainer, LightningModule and data module of a cell."""
+def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
+           preemption: Preemption) -> tuple[pl.Trainer, pl.LightningModule, Any]:
+    """Seeded construction of the Trainer, LightningModule and data module of a cell.
+
+    The Trainer comes first: its world size turns the global ``dataset.batch_size`` into the
+    per-device batch the data module is built with (``bench.distributed``).
+    """
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     trainer_cfg = strip_metadata(cfg.trainer)
     runner_opts = {k: trainer_cfg.pop(k) for k in RUNNER_TRAINER_KEYS if k in trainer_cfg}
     if runner_opts.get("matmul_precision"):
         torch.set_float32_matmul_precision(runner_opts["matmul_precision"])
-    datamodule = build(cfg.dataset, DATASET_METADATA_KEYS, **({"smoke": True} if smoke else {}))
+    trainer = pl.Trainer(
+        **trainer_cfg,
+        max_epochs=int(cfg.epochs) if not smoke else min(int(cfg.epochs), 2),
+        limit_train_batches=SMOKE_BATCHES if smoke else None,
+        limit_val_batches=SMOKE_BATCHES if smoke else None,
+        gradient_clip_val=cfg.grad_clip,
+        callbacks=[OptimizerEpochHook(), preemption, history, AtomicLastCheckpoint(run_dir), EpochCommitted(history)],
+        plugins=cluster_plugins(),
+        logger=False,
+        enable_progress_bar=sys.stderr.isatty(),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(run_dir),
+    )
+    data_kw: dict[str, Any] = {"smoke": True} if smoke else {}
+    if trainer.world_size > 1 and cfg.dataset.get("batch_size") is not None:
+        data_kw["batch_size"] = per_device_batch_size(int(cfg.dataset.batch_size), trainer.world_size)
+    datamodule = build(cfg.dataset, DATASET_METADATA_KEYS, **data_kw)
     model = build(cfg.model)
     if runner_opts.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)
@@ -202,20 +296,13 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool) -> tup
     )
     if runner_opts.get("compile"):
         module.model = torch.compile(module.model)
-    trainer = pl.Trainer(
-        **trainer_cfg,
-        max_epochs=int(cfg.epochs) if not smoke else min(int(cfg.epochs), 2),
-        limit_train_batches=SMOKE_BATCHES if smoke else None,
-        limit_val_batches=SMOKE_BATCHES if smoke else None,
-        gradient_clip_val=cfg.grad_clip,
-        callbacks=[OptimizerEpochHook(), history, AtomicLastCheckpoint(run_dir)],
-        logger=False,
-        enable_progress_bar=sys.stderr.isatty(),
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        default_root_dir=str(run_dir),
-    )
     return trainer, module, datamodule
+
+
+def datamodule_batch_size(datamodule: Any) -> int | None:
+    """The per-device training batch the data module was built with (``None`` if it has none)."""
+    size = getattr(datamodule, "batch_size", None)
+    return int(size) if isinstance(size, int) else None
 
 
 def _headline(record: dict[str, Any]) -> str:

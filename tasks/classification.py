@@ -72,9 +72,16 @@ class ClassificationModule(pl.LightningModule):
         sums = self._train_sums
         sums[0] += loss.detach().double() * y.shape[0]
         sums[1] += y.shape[0]
-        if batch_idx % self.divergence_check_every == 0 and not torch.isfinite(sums[0]):
+        if batch_idx % self.divergence_check_every == 0 and self._any_rank(not torch.isfinite(sums[0])):
             raise Diverged(f"training loss became non-finite at epoch {self.current_epoch}, batch {batch_idx}")
         return loss
+
+    def _any_rank(self, flag: bool) -> bool:
+        """``flag`` on any data-parallel rank, so that all ranks stop at the same step."""
+        trainer = self._trainer
+        if trainer is None or trainer.world_size <= 1:
+            return bool(flag)
+        return trainer.strategy.reduce_boolean_decision(bool(flag), all=False)
 
     def on_train_epoch_end(self) -> None:
         sums = self.trainer.strategy.reduce(self._train_sums, reduce_op="sum")

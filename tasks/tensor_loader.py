@@ -38,6 +38,9 @@ class TensorLoader:
         transform: optional ``fn(batch_tensors, generator) -> batch_tensors`` applied per
             batch (e.g. GPU-side augmentation); gets a generator seeded per epoch.
         rank, world_size: shard the (shuffled) index space across data-parallel ranks.
+        pad: with ``world_size > 1``, pad the epoch by wrapping so every rank gets the same
+            number of samples (training: ranks step together, like ``DistributedSampler``);
+            ``False`` gives every sample to exactly one rank (evaluation: no duplicates).
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class TensorLoader:
         transform: Callable[[tuple[Tensor, ...], torch.Generator], tuple[Tensor, ...]] | None = None,
         rank: int = 0,
         world_size: int = 1,
+        pad: bool = True,
     ) -> None:
         if not tensors:
             raise ValueError("TensorLoader needs at least one tensor")
@@ -66,6 +70,7 @@ class TensorLoader:
         self.transform = transform
         self.rank = rank
         self.world_size = world_size
+        self.pad = pad
         self.sampler = EpochSampler()
         self.batch_sampler = None  # Lightning inspects it; batching is done here
 
@@ -73,6 +78,8 @@ class TensorLoader:
     def num_samples(self) -> int:
         """Samples this rank sees per epoch (padded/truncated evenly across ranks)."""
         n = self.tensors[0].shape[0]
+        if not self.pad:
+            return len(range(self.rank, n, self.world_size))
         return n // self.world_size if self.drop_last else math.ceil(n / self.world_size)
 
     def __len__(self) -> int:
@@ -88,7 +95,9 @@ class TensorLoader:
             order = torch.randperm(n, generator=gen)
         else:
             order = torch.arange(n)
-        if self.world_size > 1:
+        if self.world_size > 1 and not self.pad:
+            order = order[self.rank :: self.world_size]
+        elif self.world_size > 1:
             per_rank = self.num_samples
             total = per_rank * self.world_size
             if total > n:  # pad by wrapping, like DistributedSampler

@@ -1,0 +1,116 @@
+"""Helpers shared by the scale-out tests: subprocess launches, polling, on-disk readers."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import REPO
+
+
+def start_bench(*args: str, log: Path) -> subprocess.Popen:
+    """``python -m bench ARGS`` as a child process in its own session, output to ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *args], cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: subprocess.Popen | None = None) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process exited ({proc.returncode}) before: {what}")
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def history_len(path: Path) -> int:
+    record = read_json(path)
+    return len(record["history"]) if record else 0
+
+
+def strip_time(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in h.items() if k != "time"} for h in history]
+
+
+def kill_session(proc: subprocess.Popen) -> None:
+    """Kill what a test started (its own session), if still running."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, 9)
+    proc.wait()
+
+
+def processes_in_group(pgid: int, needle: str) -> list[int]:
+    """PIDs in process group ``pgid`` whose command line contains ``needle``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and needle in cmdline:  # fields: state, ppid, pgrp, ...
+            found.append(int(entry.name))
+    return found
+
+
+# --- wandb's offline run file (run-<id>.wandb) ----------------------------------------------
+# A LevelDB-style log: a 7-byte header (":W&B", magic, version), then 32 KiB blocks of
+# chunks, each with a 7-byte header (crc32, length, type: 1 full, 2 first, 3 middle, 4 last)
+# carrying serialized wandb.proto Record messages.
+_BLOCK = 32 * 1024
+
+
+def wandb_records(path: Path) -> list[Any]:
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = Path(path).read_bytes()
+    assert data[:4] == b":W&B", f"{path} is not a wandb run file"
+    pos, pending, out = 7, b"", []
+    while pos + 7 <= len(data):
+        left = _BLOCK - pos % _BLOCK
+        if left < 7:  # block trailer padding
+            pos += left
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        pos += 7
+        if kind == 0 and length == 0:
+            pos += left - 7
+            continue
+        chunk = data[pos : pos + length]
+        pos += length
+        if kind == 1:
+            raw = chunk
+        elif kind == 2:
+            pending = chunk
+            continue
+        elif kind == 3:
+            pending += chunk
+            continue
+        else:
+            raw = pending + chunk
+        record = pb.Record()
+        record.ParseFromString(raw)
+        out.append(record)
+    return out
