@@ -18,7 +18,7 @@ DATASET_METADATA_KEYS = (*METADATA_KEYS, "num_classes", "input_shape")
 # Top-level keys that never change a cell's result: they are left out of its identity.
 NON_IDENTITY_KEYS = (
     "paths", "logger", "hydra", "experiment_name", "reproduces", "seeds", "lr_grids",
-    "sweep", "optimizer_overrides", "eval_test_every_epoch", "divergence_check_every",
+    "sweep", "optimizer_overrides", "weight_decay", "eval_test_every_epoch", "divergence_check_every",
 )
 # Trainer keys that change where/how fast a cell runs, not what it computes.
 NON_IDENTITY_TRAINER_KEYS = ("devices", "num_nodes", "strategy", "sync_batchnorm")
@@ -76,15 +76,23 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"dataset.batch_size={batch!r} is invalid: must be an integer >= 1")
     if cfg.grad_clip is not None and not (isinstance(cfg.grad_clip, (int, float)) and cfg.grad_clip > 0):
         raise ConfigError(f"grad_clip={cfg.grad_clip!r} is invalid: must be null or a number > 0")
+    wd = cfg.get("weight_decay")
+    if wd is not None and (isinstance(wd, bool) or not isinstance(wd, (int, float)) or not math.isfinite(wd) or wd < 0):
+        raise ConfigError(f"weight_decay={wd!r} is invalid: must be null or a finite number >= 0")
     for name, extra in (cfg.optimizer_overrides or {}).items():
         if "lr" in extra:
             raise ConfigError(f"optimizer_overrides.{name}.lr is not allowed: set learning rates with lr_grids.{name}")
 
 
 def finalize(cfg: DictConfig) -> DictConfig:
-    """The cell's effective config: per-optimizer overrides merged into ``optimizer``."""
+    """The cell's effective config: the top-level ``weight_decay`` (when set), then the
+    per-optimizer overrides, merged into ``optimizer``. The identity hash sees the result."""
     cfg = cfg.copy()
     name = cfg.optimizer.name
+    if cfg.get("weight_decay") is not None:
+        if "weight_decay" not in cfg.optimizer:
+            raise ConfigError(f"weight_decay: optimizer/{name} has no weight_decay argument (set weight_decay=null)")
+        cfg.optimizer.weight_decay = float(cfg.weight_decay)
     extra = (cfg.get("optimizer_overrides") or {}).get(name)
     if extra:
         unknown = sorted(set(extra) - set(cfg.optimizer))

@@ -29,6 +29,8 @@ CASES = [
     ("optimizer=adam optimizer.betas=[0.9,1.5]", ["optimizer/adam", "beta"]),
     ("+optimizer_overrides.sgd.nosuch=1", ["optimizer_overrides.sgd.nosuch", "momentum"]),
     ("grad_clip=-1", ["grad_clip", "> 0"]),
+    ("weight_decay=-0.1", ["weight_decay=-0.1", ">= 0"]),
+    ("experiment=padam_table1 model=resnet99", ["model=resnet99", "resnet18"]),
 ]
 
 

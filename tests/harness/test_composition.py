@@ -34,3 +34,25 @@ def test_identity_ignores_paths_and_logger(tmp_path) -> None:
     c = plan_cells(["lr=0.1", f"paths.runs={tmp_path}", "epochs=7"]).run_dirs[0].name
     assert a == b
     assert a != c  # epochs change the result, so the identity
+
+
+def test_top_level_weight_decay_is_the_optimizers_and_overrides_win(tmp_path) -> None:
+    from bench.config import build, finalize
+
+    top = plan_cells(["optimizer=adam", "lr=0.1", "weight_decay=0.01", f"paths.runs={tmp_path}"])
+    direct = plan_cells(["optimizer=adam", "lr=0.1", "optimizer.weight_decay=0.01", f"paths.runs={tmp_path}"])
+    none = plan_cells(["optimizer=adam", "lr=0.1", f"paths.runs={tmp_path}"])
+    assert top.run_dirs == direct.run_dirs  # the same cell, however it was spelled
+    assert top.run_dirs != none.run_dirs
+    overridden = plan_cells(["optimizer=adam", "lr=0.1", "weight_decay=0.01",
+                             "+optimizer_overrides.adam.weight_decay=0.5", f"paths.runs={tmp_path}"])
+    assert overridden.run_dirs != top.run_dirs
+    import torch
+    from hydra import compose, initialize_config_dir
+    from bench.plan import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        for extra, want in (([], 0.01), (["+optimizer_overrides.adam.weight_decay=0.5"], 0.5)):
+            cfg = finalize(compose("config", overrides=["optimizer=adam", "lr=0.1", "weight_decay=0.01", *extra]))
+            opt = build(cfg.optimizer, lr=0.1)([torch.zeros(1, requires_grad=True)])
+            assert opt.param_groups[0]["weight_decay"] == want
