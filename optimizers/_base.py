@@ -96,6 +96,13 @@ def check_common(group: dict[str, Any]) -> None:
     group["foreach"] = check_optional_bool("foreach", group.get("foreach"))
 
 
+def check_adam_common(group: dict[str, Any]) -> None:
+    """:func:`check_common` plus the Adam-family options ``betas`` (2 in [0, 1)) and ``eps >= 0``."""
+    check_common(group)
+    group["betas"] = check_betas("betas", group["betas"])
+    group["eps"] = check_real("eps", group["eps"], low=0.0)
+
+
 # ----------------------------------------------------------------------------- numerics
 
 
@@ -140,16 +147,89 @@ def foreach_abs_max(tensors: list[Tensor]) -> list[Tensor]:
     """
     if tensors[0].is_cuda:
         return list(torch._foreach_norm(tensors, float("inf")))
-    out = []
-    for t in tensors:
-        low, high = torch.aminmax(t)
-        out.append(torch.maximum(high, low.neg()))
-    return out
+    return [abs_max(t) for t in tensors]
 
 
 def abs_max(t: Tensor) -> Tensor:
+    """``max |t|`` as a 0-dim tensor (see :func:`foreach_abs_max`)."""
     low, high = torch.aminmax(t)
     return torch.maximum(high, low.neg())
+
+
+def zeros_like(p: Tensor) -> Tensor:
+    return torch.zeros_like(p, memory_format=torch.preserve_format)
+
+
+# ----------------------------------------------------------------------------- Adam-style moments
+# Shared by the optimizers whose first/second moments are literally Adam's (state keys
+# ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``); the op sequence is fixed, so results are
+# bit-identical to the inline code they replace.
+
+
+def adam_state(p: Tensor, amsgrad: bool = False) -> dict[str, Any]:
+    """Zero ``exp_avg`` and ``exp_avg_sq`` (plus ``max_exp_avg_sq`` with ``amsgrad``) shaped like ``p``."""
+    state = {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
+    if amsgrad:
+        state["max_exp_avg_sq"] = zeros_like(p)
+    return state
+
+
+def adam_step_size(group: dict[str, Any], step: int) -> float:
+    """``lr * sqrt(1 - beta2**t) / (1 - beta1**t)``: Adam's bias corrections folded into the step."""
+    beta1, beta2 = group["betas"]
+    return group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+
+
+def adam_moments_(
+    state: dict[str, Any], grad: Tensor, beta1: float, beta2: float, amsgrad: bool = False
+) -> tuple[Tensor, Tensor]:
+    """In place ``m <- lerp(m, g, 1-beta1)``, ``v <- beta2 v + (1-beta2) g**2`` [, ``v_max <- max(v_max, v)``].
+
+    Returns ``(exp_avg, second)`` where ``second`` is ``max_exp_avg_sq`` with ``amsgrad``, else ``exp_avg_sq``.
+    """
+    exp_avg, second = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg.lerp_(grad, 1 - beta1)
+    second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    if amsgrad:
+        torch.maximum(state["max_exp_avg_sq"], second, out=state["max_exp_avg_sq"])
+        second = state["max_exp_avg_sq"]
+    return exp_avg, second
+
+
+def foreach_adam_moments_(
+    states: list[dict[str, Any]],
+    grads: list[Tensor],
+    beta1: float,
+    beta2: float | list[float],
+    amsgrad: bool = False,
+) -> tuple[list[Tensor], list[Tensor]]:
+    """Multi-tensor :func:`adam_moments_`; ``beta2`` may be one value per tensor."""
+    exp_avgs = [s["exp_avg"] for s in states]
+    seconds = [s["exp_avg_sq"] for s in states]
+    torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+    torch._foreach_mul_(seconds, beta2)
+    torch._foreach_addcmul_(seconds, grads, grads, [1 - b for b in beta2] if isinstance(beta2, list) else 1 - beta2)
+    if amsgrad:
+        maxes = [s["max_exp_avg_sq"] for s in states]
+        torch._foreach_maximum_(maxes, seconds)
+        seconds = maxes
+    return exp_avgs, seconds
+
+
+def foreach_with_l2(params: list[Tensor], grads: list[Tensor], weight_decay: float) -> list[Tensor]:
+    """``g + weight_decay * x`` as new tensors (``grads`` itself when ``weight_decay == 0``)."""
+    if weight_decay != 0:
+        return torch._foreach_add(grads, params, alpha=weight_decay)
+    return grads
+
+
+def foreach_adam_denom(seconds: list[Tensor], eps: float, bias_correction2_sqrt: float | None = None) -> list[Tensor]:
+    """New tensors ``sqrt(v) [/ bias_correction2_sqrt] + eps``."""
+    denom = torch._foreach_sqrt(seconds)
+    if bias_correction2_sqrt is not None:
+        torch._foreach_div_(denom, bias_correction2_sqrt)
+    torch._foreach_add_(denom, eps)
+    return denom
 
 
 # ----------------------------------------------------------------------------- base class
@@ -224,6 +304,19 @@ class BaseOptimizer(torch.optim.Optimizer):
             buffers[key] = buf
         return buf[:n].view(p.shape)
 
+    def _with_l2(self, p: Tensor, grad: Tensor, weight_decay: float) -> Tensor:
+        """``g + weight_decay * x`` in scratch slot 1 (``grad`` itself when ``weight_decay == 0``)."""
+        if weight_decay != 0:
+            return torch.add(grad, p, alpha=weight_decay, out=self._scratch(p, 1))
+        return grad
+
+    def _adam_denom(self, p: Tensor, second: Tensor, eps: float, bias_correction2_sqrt: float | None = None) -> Tensor:
+        """``sqrt(v) [/ bias_correction2_sqrt] + eps`` in scratch slot 0."""
+        denom = torch.sqrt(second, out=self._scratch(p))
+        if bias_correction2_sqrt is not None:
+            denom.div_(bias_correction2_sqrt)
+        return denom.add_(eps)
+
     def _collect(self, group: dict[str, Any]) -> tuple[list[Tensor], list[Tensor], list[dict[str, Any]]]:
         params, grads, states = [], [], []
         for p in group["params"]:
@@ -272,7 +365,3 @@ class BaseOptimizer(torch.optim.Optimizer):
                     step,
                 )
         return loss
-
-
-def zeros_like(p: Tensor) -> Tensor:
-    return torch.zeros_like(p, memory_format=torch.preserve_format)

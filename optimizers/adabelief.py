@@ -15,7 +15,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, Params, check_betas, check_bool, check_common, check_real, zeros_like
+from ._base import (
+    BaseOptimizer,
+    Params,
+    check_adam_common,
+    check_bool,
+    foreach_adam_denom,
+    foreach_with_l2,
+    zeros_like,
+)
 
 
 class AdaBelief(BaseOptimizer):
@@ -87,9 +95,7 @@ class AdaBelief(BaseOptimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        check_common(group)
-        group["betas"] = check_betas("betas", group["betas"])
-        group["eps"] = check_real("eps", group["eps"], low=0.0)
+        check_adam_common(group)
         for flag in ("amsgrad", "weight_decouple", "fixed_decay", "rectify", "degenerated_to_sgd"):
             group[flag] = check_bool(flag, group[flag])
 
@@ -129,8 +135,8 @@ class AdaBelief(BaseOptimizer):
         if group["weight_decouple"]:
             if wd != 0:
                 p.mul_(1.0 - (wd if group["fixed_decay"] else lr * wd))
-        elif wd != 0:
-            grad = torch.add(grad, p, alpha=wd, out=self._scratch(p, 1))
+        else:
+            grad = self._with_l2(p, grad, wd)
         exp_avg, exp_avg_var = state["exp_avg"], state["exp_avg_var"]
         exp_avg.lerp_(grad, 1 - beta1)
         residual = torch.sub(grad, exp_avg, out=self._scratch(p))
@@ -141,10 +147,9 @@ class AdaBelief(BaseOptimizer):
             second = state["max_exp_avg_var"]
         kind, scale, bias_correction2_sqrt = self._plan(group, state["step"])
         if kind == "adam":
-            denom = torch.sqrt(second, out=residual).div_(bias_correction2_sqrt).add_(eps)
-            p.addcdiv_(exp_avg, denom, value=-scale)
-        elif kind == "rectified":
-            p.addcdiv_(exp_avg, torch.sqrt(exp_avg_var, out=residual).add_(eps), value=-scale)
+            p.addcdiv_(exp_avg, self._adam_denom(p, second, eps, bias_correction2_sqrt), value=-scale)
+        elif kind == "rectified":  # denominators reuse residual's buffer
+            p.addcdiv_(exp_avg, self._adam_denom(p, exp_avg_var, eps), value=-scale)
         elif kind == "sgd":
             p.add_(exp_avg, alpha=-scale)
 
@@ -163,8 +168,8 @@ class AdaBelief(BaseOptimizer):
         if group["weight_decouple"]:
             if wd != 0:
                 torch._foreach_mul_(params, 1.0 - (wd if group["fixed_decay"] else lr * wd))
-        elif wd != 0:
-            grads = torch._foreach_add(grads, params, alpha=wd)
+        else:
+            grads = foreach_with_l2(params, grads, wd)
         torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
         residual = torch._foreach_sub(grads, exp_avgs)
         torch._foreach_mul_(exp_avg_vars, beta2)
@@ -177,13 +182,10 @@ class AdaBelief(BaseOptimizer):
             torch._foreach_maximum_(seconds, exp_avg_vars)
         kind, scale, bias_correction2_sqrt = self._plan(group, step)
         if kind == "adam":
-            denom = torch._foreach_sqrt(seconds)
-            torch._foreach_div_(denom, bias_correction2_sqrt)
-            torch._foreach_add_(denom, eps)
+            denom = foreach_adam_denom(seconds, eps, bias_correction2_sqrt)
             torch._foreach_addcdiv_(params, exp_avgs, denom, -scale)
         elif kind == "rectified":
-            denom = torch._foreach_sqrt(exp_avg_vars)
-            torch._foreach_add_(denom, eps)
+            denom = foreach_adam_denom(exp_avg_vars, eps)
             torch._foreach_addcdiv_(params, exp_avgs, denom, -scale)
         elif kind == "sgd":
             torch._foreach_add_(params, exp_avgs, alpha=-scale)

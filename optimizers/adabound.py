@@ -15,7 +15,19 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, Params, check_betas, check_bool, check_common, check_real, zeros_like
+from ._base import (
+    BaseOptimizer,
+    Params,
+    adam_moments_,
+    adam_state,
+    adam_step_size,
+    check_adam_common,
+    check_bool,
+    check_real,
+    foreach_adam_denom,
+    foreach_adam_moments_,
+    foreach_with_l2,
+)
 
 
 class AdaBound(BaseOptimizer):
@@ -78,49 +90,36 @@ class AdaBound(BaseOptimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        check_common(group)
+        check_adam_common(group)
         group["lr"] = check_real("lr", group["lr"], low=0.0, low_inclusive=False)
-        group["betas"] = check_betas("betas", group["betas"])
         group["final_lr"] = check_real("final_lr", group["final_lr"], low=0.0)
         group["gamma"] = check_real("gamma", group["gamma"], low=0.0, high=1.0)
-        group["eps"] = check_real("eps", group["eps"], low=0.0)
         group["amsbound"] = check_bool("amsbound", group["amsbound"])
         group.setdefault("base_lr", group["lr"])
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
-        if group["amsbound"]:
-            state["max_exp_avg_sq"] = zeros_like(p)
-        return state
+        return adam_state(p, group["amsbound"])
 
     @staticmethod
     def _bounds(group: dict[str, Any], step: int) -> tuple[float, float, float] | None:
         """``(s, d_low, d_high)``: step size and the clip range of the denominator; None = no update."""
-        beta1, beta2 = group["betas"]
         lr, gamma = group["lr"], group["gamma"]
         final_lr = group["final_lr"] * lr / group["base_lr"]
         if lr == 0 or final_lr == 0:
             return None
-        s = lr * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+        s = adam_step_size(group, step)
         lower = final_lr * (1 - 1 / (gamma * step + 1))
         upper = final_lr * (1 + 1 / (gamma * step)) if gamma > 0 else math.inf
         return s, s / upper, (s / lower if lower > 0 else math.inf)
 
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
-        beta1, beta2 = group["betas"]
-        if group["weight_decay"] != 0:
-            grad = torch.add(grad, p, alpha=group["weight_decay"], out=self._scratch(p, 1))
-        exp_avg, second = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg.lerp_(grad, 1 - beta1)
-        second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        if group["amsbound"]:
-            torch.maximum(state["max_exp_avg_sq"], second, out=state["max_exp_avg_sq"])
-            second = state["max_exp_avg_sq"]
+        grad = self._with_l2(p, grad, group["weight_decay"])
+        exp_avg, second = adam_moments_(state, grad, *group["betas"], amsgrad=group["amsbound"])
         bounds = self._bounds(group, state["step"])
         if bounds is None:
             return
         s, d_low, d_high = bounds
-        denom = torch.sqrt(second, out=self._scratch(p)).add_(group["eps"]).clamp_(d_low, d_high)
+        denom = self._adam_denom(p, second, group["eps"]).clamp_(d_low, d_high)
         p.addcdiv_(exp_avg, denom, value=-s)
 
     def _multi_tensor_update(
@@ -131,24 +130,13 @@ class AdaBound(BaseOptimizer):
         states: list[dict[str, Any]],
         step: int,
     ) -> None:
-        beta1, beta2 = group["betas"]
-        exp_avgs = [s["exp_avg"] for s in states]
-        seconds = [s["exp_avg_sq"] for s in states]
-        if group["weight_decay"] != 0:
-            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
-        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
-        torch._foreach_mul_(seconds, beta2)
-        torch._foreach_addcmul_(seconds, grads, grads, 1 - beta2)
-        if group["amsbound"]:
-            maxes = [s["max_exp_avg_sq"] for s in states]
-            torch._foreach_maximum_(maxes, seconds)
-            seconds = maxes
+        grads = foreach_with_l2(params, grads, group["weight_decay"])
+        exp_avgs, seconds = foreach_adam_moments_(states, grads, *group["betas"], amsgrad=group["amsbound"])
         bounds = self._bounds(group, step)
         if bounds is None:
             return
         s, d_low, d_high = bounds
-        denom = torch._foreach_sqrt(seconds)
-        torch._foreach_add_(denom, group["eps"])
+        denom = foreach_adam_denom(seconds, group["eps"])
         torch._foreach_clamp_min_(denom, d_low)
         if d_high != math.inf:
             torch._foreach_clamp_max_(denom, d_high)

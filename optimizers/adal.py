@@ -12,7 +12,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, Params, check_betas, check_common, check_real, zeros_like
+from ._base import (
+    BaseOptimizer,
+    Params,
+    adam_moments_,
+    adam_state,
+    check_adam_common,
+    foreach_adam_denom,
+    foreach_adam_moments_,
+    foreach_with_l2,
+)
 
 
 def l1_norm(t: Tensor) -> Tensor:
@@ -69,12 +78,10 @@ class AdaL(BaseOptimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        check_common(group)
-        group["betas"] = check_betas("betas", group["betas"])
-        group["eps"] = check_real("eps", group["eps"], low=0.0)
+        check_adam_common(group)
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
+        return adam_state(p)
 
     # The two paths below mirror torch.optim.adam's _single_tensor_adam / _multi_tensor_adam
     # operation by operation, so that "AdaL == Adam on g_hat" holds bit for bit.
@@ -85,15 +92,12 @@ class AdaL(BaseOptimizer):
         grad = torch.mul(grad, norm, out=scratch)
         if group["weight_decay"] != 0:
             grad.add_(p, alpha=group["weight_decay"])
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg.lerp_(grad, 1 - beta1)
-        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        exp_avg, exp_avg_sq = adam_moments_(state, grad, beta1, beta2)
         step = state["step"]
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         step_size = group["lr"] / bias_correction1
-        denom = torch.sqrt(exp_avg_sq, out=self._scratch(p))
-        denom.div_(bias_correction2**0.5).add_(group["eps"])
+        denom = self._adam_denom(p, exp_avg_sq, group["eps"], bias_correction2**0.5)
         p.addcdiv_(exp_avg, denom, value=-step_size)
 
     def _multi_tensor_update(
@@ -105,19 +109,12 @@ class AdaL(BaseOptimizer):
         step: int,
     ) -> None:
         beta1, beta2 = group["betas"]
-        exp_avgs = [s["exp_avg"] for s in states]
-        exp_avg_sqs = [s["exp_avg_sq"] for s in states]
         grads = torch._foreach_mul(grads, foreach_l1_norms(grads))
-        if group["weight_decay"] != 0:
-            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
-        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
-        torch._foreach_mul_(exp_avg_sqs, beta2)
-        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
+        grads = foreach_with_l2(params, grads, group["weight_decay"])
+        exp_avgs, exp_avg_sqs = foreach_adam_moments_(states, grads, beta1, beta2)
         del grads
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         step_size = (group["lr"] / bias_correction1) * -1
-        denom = torch._foreach_sqrt(exp_avg_sqs)
-        torch._foreach_div_(denom, bias_correction2**0.5)
-        torch._foreach_add_(denom, group["eps"])
+        denom = foreach_adam_denom(exp_avg_sqs, group["eps"], bias_correction2**0.5)
         torch._foreach_addcdiv_(params, exp_avgs, denom, step_size)

@@ -10,13 +10,12 @@ non-rectified update reproduced here.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, Params, check_betas, check_bool, check_common, check_real, zeros_like
+from ._base import BaseOptimizer, Params, adam_state, adam_step_size, check_adam_common, check_bool, foreach_with_l2
 
 
 class AdaMomentum(BaseOptimizer):
@@ -72,32 +71,24 @@ class AdaMomentum(BaseOptimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        check_common(group)
-        group["betas"] = check_betas("betas", group["betas"])
-        group["eps"] = check_real("eps", group["eps"], low=0.0)
+        check_adam_common(group)
         group["decoupled_weight_decay"] = check_bool("decoupled_weight_decay", group["decoupled_weight_decay"])
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
-
-    @staticmethod
-    def _step_size(group: dict[str, Any], step: int) -> float:
-        beta1, beta2 = group["betas"]
-        return group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+        return adam_state(p)
 
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
         beta1, beta2 = group["betas"]
         lr, wd = group["lr"], group["weight_decay"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                grad = torch.add(grad, p, alpha=wd, out=self._scratch(p, 1))
+        if not group["decoupled_weight_decay"]:
+            grad = self._with_l2(p, grad, wd)
+        elif wd != 0:
+            p.mul_(1 - lr * wd)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(exp_avg, exp_avg, value=1 - beta2).add_(group["eps"])
         denom = torch.sqrt(exp_avg_sq, out=self._scratch(p))
-        p.addcdiv_(exp_avg, denom, value=-self._step_size(group, state["step"]))
+        p.addcdiv_(exp_avg, denom, value=-adam_step_size(group, state["step"]))
 
     def _multi_tensor_update(
         self,
@@ -111,14 +102,13 @@ class AdaMomentum(BaseOptimizer):
         lr, wd = group["lr"], group["weight_decay"]
         exp_avgs = [s["exp_avg"] for s in states]
         exp_avg_sqs = [s["exp_avg_sq"] for s in states]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                torch._foreach_mul_(params, 1 - lr * wd)
-            else:
-                grads = torch._foreach_add(grads, params, alpha=wd)
+        if not group["decoupled_weight_decay"]:
+            grads = foreach_with_l2(params, grads, wd)
+        elif wd != 0:
+            torch._foreach_mul_(params, 1 - lr * wd)
         torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
         torch._foreach_mul_(exp_avg_sqs, beta2)
         torch._foreach_addcmul_(exp_avg_sqs, exp_avgs, exp_avgs, 1 - beta2)
         torch._foreach_add_(exp_avg_sqs, group["eps"])
         denom = torch._foreach_sqrt(exp_avg_sqs)
-        torch._foreach_addcdiv_(params, exp_avgs, denom, -self._step_size(group, step))
+        torch._foreach_addcdiv_(params, exp_avgs, denom, -adam_step_size(group, step))

@@ -13,7 +13,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, Params, check_bool, check_common, check_real, zeros_like
+from ._base import (
+    BaseOptimizer,
+    Params,
+    adam_moments_,
+    adam_state,
+    check_bool,
+    check_common,
+    check_real,
+    foreach_adam_denom,
+    foreach_adam_moments_,
+    foreach_with_l2,
+)
 
 
 class NosAdam(BaseOptimizer):
@@ -70,7 +81,7 @@ class NosAdam(BaseOptimizer):
         group["lr_decay"] = check_bool("lr_decay", group["lr_decay"])
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p), "B": 0.0}
+        return {**adam_state(p), "B": 0.0}
 
     @staticmethod
     def _advance(group: dict[str, Any], state: dict[str, Any]) -> float:
@@ -88,12 +99,9 @@ class NosAdam(BaseOptimizer):
 
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
         beta2 = self._advance(group, state)
-        if group["weight_decay"] != 0:
-            grad = torch.add(grad, p, alpha=group["weight_decay"], out=self._scratch(p, 1))
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg.lerp_(grad, 1 - group["beta1"])
-        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        denom = torch.sqrt(exp_avg_sq, out=self._scratch(p)).add_(group["eps"])
+        grad = self._with_l2(p, grad, group["weight_decay"])
+        exp_avg, exp_avg_sq = adam_moments_(state, grad, group["beta1"], beta2)
+        denom = self._adam_denom(p, exp_avg_sq, group["eps"])
         p.addcdiv_(exp_avg, denom, value=-self._step_size(group, state["step"]))
 
     def _multi_tensor_update(
@@ -105,13 +113,7 @@ class NosAdam(BaseOptimizer):
         step: int,
     ) -> None:
         beta2s = [self._advance(group, s) for s in states]
-        exp_avgs = [s["exp_avg"] for s in states]
-        exp_avg_sqs = [s["exp_avg_sq"] for s in states]
-        if group["weight_decay"] != 0:
-            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
-        torch._foreach_lerp_(exp_avgs, grads, 1 - group["beta1"])
-        torch._foreach_mul_(exp_avg_sqs, beta2s)
-        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, [1 - b for b in beta2s])
-        denom = torch._foreach_sqrt(exp_avg_sqs)
-        torch._foreach_add_(denom, group["eps"])
+        grads = foreach_with_l2(params, grads, group["weight_decay"])
+        exp_avgs, exp_avg_sqs = foreach_adam_moments_(states, grads, group["beta1"], beta2s)
+        denom = foreach_adam_denom(exp_avg_sqs, group["eps"])
         torch._foreach_addcdiv_(params, exp_avgs, denom, -self._step_size(group, step))

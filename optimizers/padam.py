@@ -6,7 +6,6 @@ file ``Padam.py`` (commit 26212ab); this class reproduces that file's maths.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -15,13 +14,17 @@ from torch import Tensor
 from ._base import (
     BaseOptimizer,
     Params,
-    check_betas,
+    adam_moments_,
+    adam_state,
+    adam_step_size,
+    check_adam_common,
     check_bool,
-    check_common,
     check_real,
+    foreach_adam_denom,
+    foreach_adam_moments_,
     foreach_root_,
+    foreach_with_l2,
     root_,
-    zeros_like,
 )
 
 
@@ -80,38 +83,20 @@ class Padam(BaseOptimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        check_common(group)
-        group["betas"] = check_betas("betas", group["betas"])
+        check_adam_common(group)
         group["partial"] = check_real(
             "partial", group["partial"], low=0.0, low_inclusive=False, high=0.5, high_inclusive=True
         )
-        group["eps"] = check_real("eps", group["eps"], low=0.0)
         group["amsgrad"] = check_bool("amsgrad", group["amsgrad"])
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
-        if group["amsgrad"]:
-            state["max_exp_avg_sq"] = zeros_like(p)
-        return state
-
-    @staticmethod
-    def _step_size(group: dict[str, Any], step: int) -> float:
-        beta1, beta2 = group["betas"]
-        return group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+        return adam_state(p, group["amsgrad"])
 
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
-        beta1, beta2 = group["betas"]
-        if group["weight_decay"] != 0:
-            grad = torch.add(grad, p, alpha=group["weight_decay"], out=self._scratch(p, 1))
-        exp_avg, second = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg.lerp_(grad, 1 - beta1)
-        second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        if group["amsgrad"]:
-            torch.maximum(state["max_exp_avg_sq"], second, out=state["max_exp_avg_sq"])
-            second = state["max_exp_avg_sq"]
-        denom = torch.sqrt(second, out=self._scratch(p)).add_(group["eps"])
-        root_(denom, 2 * group["partial"])
-        p.addcdiv_(exp_avg, denom, value=-self._step_size(group, state["step"]))
+        grad = self._with_l2(p, grad, group["weight_decay"])
+        exp_avg, second = adam_moments_(state, grad, *group["betas"], amsgrad=group["amsgrad"])
+        denom = root_(self._adam_denom(p, second, group["eps"]), 2 * group["partial"])
+        p.addcdiv_(exp_avg, denom, value=-adam_step_size(group, state["step"]))
 
     def _multi_tensor_update(
         self,
@@ -121,19 +106,8 @@ class Padam(BaseOptimizer):
         states: list[dict[str, Any]],
         step: int,
     ) -> None:
-        beta1, beta2 = group["betas"]
-        exp_avgs = [s["exp_avg"] for s in states]
-        seconds = [s["exp_avg_sq"] for s in states]
-        if group["weight_decay"] != 0:
-            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
-        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
-        torch._foreach_mul_(seconds, beta2)
-        torch._foreach_addcmul_(seconds, grads, grads, 1 - beta2)
-        if group["amsgrad"]:
-            maxes = [s["max_exp_avg_sq"] for s in states]
-            torch._foreach_maximum_(maxes, seconds)
-            seconds = maxes
-        denom = torch._foreach_sqrt(seconds)
-        torch._foreach_add_(denom, group["eps"])
+        grads = foreach_with_l2(params, grads, group["weight_decay"])
+        exp_avgs, seconds = foreach_adam_moments_(states, grads, *group["betas"], amsgrad=group["amsgrad"])
+        denom = foreach_adam_denom(seconds, group["eps"])
         foreach_root_(denom, 2 * group["partial"])
-        torch._foreach_addcdiv_(params, exp_avgs, denom, -self._step_size(group, step))
+        torch._foreach_addcdiv_(params, exp_avgs, denom, -adam_step_size(group, step))

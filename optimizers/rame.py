@@ -17,6 +17,7 @@ from ._base import (
     check_common,
     check_real,
     foreach_root_,
+    foreach_with_l2,
     nonzero_floor,
     root_,
     zeros_like,
@@ -81,8 +82,7 @@ class RAME(BaseOptimizer):
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
         lr, beta, q, eta, xi, wd = (group[k] for k in ("lr", "beta", "q", "eta", "xi", "weight_decay"))
         m = state["momentum_buffer"]
-        if wd != 0:
-            grad = torch.add(grad, p, alpha=wd, out=self._scratch(p, 1))
+        grad = self._with_l2(p, grad, wd)
         m.mul_(beta).add_(grad, alpha=lr)
         if q == 0.0:
             p.add_(m, alpha=-eta / (1.0 + xi))
@@ -105,8 +105,7 @@ class RAME(BaseOptimizer):
     ) -> None:
         lr, beta, q, eta, xi, wd = (group[k] for k in ("lr", "beta", "q", "eta", "xi", "weight_decay"))
         ms = [s["momentum_buffer"] for s in states]
-        if wd != 0:
-            grads = torch._foreach_add(grads, params, alpha=wd)
+        grads = foreach_with_l2(params, grads, wd)
         torch._foreach_mul_(ms, beta)
         torch._foreach_add_(ms, grads, alpha=lr)
         if q == 0.0:

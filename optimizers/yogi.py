@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, Params, check_betas, check_common, check_real
+from ._base import BaseOptimizer, Params, check_adam_common, check_real, foreach_adam_denom, foreach_with_l2
 
 
 class Yogi(BaseOptimizer):
@@ -61,9 +61,7 @@ class Yogi(BaseOptimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        check_common(group)
-        group["betas"] = check_betas("betas", group["betas"])
-        group["eps"] = check_real("eps", group["eps"], low=0.0)
+        check_adam_common(group)
         group["initial_accumulator"] = check_real("initial_accumulator", group["initial_accumulator"], low=0.0)
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
@@ -80,15 +78,14 @@ class Yogi(BaseOptimizer):
 
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
         beta1, beta2 = group["betas"]
-        if group["weight_decay"] != 0:
-            grad = torch.add(grad, p, alpha=group["weight_decay"], out=self._scratch(p, 1))
+        grad = self._with_l2(p, grad, group["weight_decay"])
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg.lerp_(grad, 1 - beta1)
         # sign(v - g*g) * g*g, computed as (sign(v - g*g) * g) * g in one scratch buffer
         direction = torch.addcmul(exp_avg_sq, grad, grad, value=-1, out=self._scratch(p)).sign_().mul_(grad)
         exp_avg_sq.addcmul_(direction, grad, value=-(1 - beta2))
         step_size, bias_correction2_sqrt = self._scalars(group, state["step"])
-        denom = torch.sqrt(exp_avg_sq, out=direction).div_(bias_correction2_sqrt).add_(group["eps"])
+        denom = self._adam_denom(p, exp_avg_sq, group["eps"], bias_correction2_sqrt)  # reuses direction's buffer
         p.addcdiv_(exp_avg, denom, value=-step_size)
 
     def _multi_tensor_update(
@@ -102,8 +99,7 @@ class Yogi(BaseOptimizer):
         beta1, beta2 = group["betas"]
         exp_avgs = [s["exp_avg"] for s in states]
         exp_avg_sqs = [s["exp_avg_sq"] for s in states]
-        if group["weight_decay"] != 0:
-            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+        grads = foreach_with_l2(params, grads, group["weight_decay"])
         torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
         direction = torch._foreach_addcmul(exp_avg_sqs, grads, grads, -1)
         torch._foreach_sign_(direction)
@@ -111,7 +107,5 @@ class Yogi(BaseOptimizer):
         torch._foreach_addcmul_(exp_avg_sqs, direction, grads, -(1 - beta2))
         del direction
         step_size, bias_correction2_sqrt = self._scalars(group, step)
-        denom = torch._foreach_sqrt(exp_avg_sqs)
-        torch._foreach_div_(denom, bias_correction2_sqrt)
-        torch._foreach_add_(denom, group["eps"])
+        denom = foreach_adam_denom(exp_avg_sqs, group["eps"], bias_correction2_sqrt)
         torch._foreach_addcdiv_(params, exp_avgs, denom, -step_size)
