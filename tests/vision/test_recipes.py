@@ -150,3 +150,21 @@ def test_every_cell_of_the_recipe_runs_in_smoke_mode(recipe: str, data_root: Pat
     recs = records(runs, recipe)
     assert len(recs) == _expected_cells(recipe)
     assert all(r["status"] == "ok" for r in recs), [(r["cell_id"], r["status"]) for r in recs if r["status"] != "ok"]
+
+
+def test_adamomentum_table3_renders_seed_mean_and_std_beside_the_papers(data_root: Path, runs: Path, capsys) -> None:
+    """Fast representative: two seeds of one AdaMomentum Table 3 cell, aggregated as mean ± std."""
+    from results.__main__ import main as results_main
+
+    args = [a for a in _smoke_args("adamomentum_table3", data_root, runs) if not a.startswith("seeds=")]
+    assert run_bench(*args, "seeds=[0,1]", "model=vgg16", "optimizer=adamomentum") == 0
+    recs = records(runs, "adamomentum_table3")
+    assert sorted(r["identity"]["seed"] for r in recs) == [0, 1] and all(r["status"] == "ok" for r in recs)
+    capsys.readouterr()
+    assert results_main(["table", "adamomentum_table3", "--runs", str(runs)]) in (0, None)
+    out = capsys.readouterr().out
+    vgg = next(line for line in out.splitlines() if line.startswith("| VGGNet-16"))
+    ours = [100 * r["final"]["test_acc"] for r in recs]
+    mean = sum(ours) / 2
+    assert f"{mean:.2f} ± " in vgg  # ours: mean ± std over the two seeds
+    assert "94.80 ± 0.10" in vgg  # the published AdaMomentum VGG-16 value beside it
