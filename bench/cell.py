@@ -163,8 +163,10 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
     _collect_previous_cell()
     cfg = finalize(cfg)
     run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
-    if existing_status(run_dir) in FINISHED:
-        return _run_cell(cfg)  # logs the skip
+    label = f"{cfg.optimizer.name} {cfg.model.name}/{cfg.dataset.name} lr={cfg.lr:g} seed={cfg.seed}"
+    finished = _finished_record(run_dir, label)
+    if finished is not None:
+        return finished
     lock = CellLock(run_dir)
     if env_global_rank() == 0:
         if not lock.acquire():
@@ -176,8 +178,11 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
     global _LAST_CELL_SECONDS
     tic = time.perf_counter()
     try:
+        finished = _finished_record(run_dir, label)  # again under the lock: another launch may have just finished it
+        if finished is not None:
+            return finished
         with Preemption() as preemption:
-            return _run_cell(cfg, lock.launch_id, preemption)
+            return _run_cell(cfg, run_dir, label, lock.launch_id, preemption)
     finally:
         lock.release()
         _LAST_CELL_SECONDS = time.perf_counter() - tic
@@ -203,6 +208,15 @@ def _collect_previous_cell() -> None:
     _LAST_CELL_SECONDS = 0.0
 
 
+def _finished_record(run_dir: Path, label: str) -> dict[str, Any] | None:
+    """The record of a finished cell (logging the skip), or ``None`` if it still has to run."""
+    status = existing_status(run_dir)
+    if status not in FINISHED:
+        return None
+    log.info("skip   %s: already %s (%s)", label, status, run_dir)
+    return read_record(run_dir)
+
+
 def _current_record(run_dir: Path) -> dict[str, Any]:
     try:
         return read_record(run_dir)
@@ -210,14 +224,8 @@ def _current_record(run_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def _run_cell(cfg: DictConfig, launch_id: str = "", preemption: Preemption | None = None) -> dict[str, Any]:
-    cfg = finalize(cfg)
-    run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
-    label = f"{cfg.optimizer.name} {cfg.model.name}/{cfg.dataset.name} lr={cfg.lr:g} seed={cfg.seed}"
-    status = existing_status(run_dir)
-    if status in FINISHED:
-        log.info("skip   %s: already %s (%s)", label, status, run_dir)
-        return read_record(run_dir)
+def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemption: Preemption) -> dict[str, Any]:
+    """Train (or resume) the finalized cell ``cfg`` into ``run_dir``; the caller holds its lock."""
     ckpt = run_dir / "last.ckpt"
     resume = ckpt if ckpt.exists() else None
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -225,7 +233,6 @@ def _run_cell(cfg: DictConfig, launch_id: str = "", preemption: Preemption | Non
     smoke = bool(cfg.get("smoke", False))
     module_cls = get_class(cfg.module._target_)
     record = CellRecord(cfg, run_dir, getattr(module_cls, "metric", "acc"), getattr(module_cls, "metric_mode", "max"))
-    preemption = preemption or Preemption()
     tracker = None
 
     def on_epoch(entries: list[dict[str, Any]]) -> None:
@@ -254,7 +261,7 @@ def _run_cell(cfg: DictConfig, launch_id: str = "", preemption: Preemption | Non
             val_loaders.append(datamodule.test_dataloader())
         train_loader = shard_loader(datamodule.train_dataloader(), rank, world, train=True)
         val_loaders = shard_loaders(val_loaders, rank, world, train=False)
-        with ranks_run_this_cell(trainer, launch_id or f"{run_dir.name}:{time.time_ns()}"):
+        with ranks_run_this_cell(trainer, launch_id):
             trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loaders,
                         ckpt_path=str(resume) if resume else None)
         final_status, error = "ok", None
