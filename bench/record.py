@@ -35,13 +35,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _restore(value: Any) -> Any:
+def restore_nonfinite(value: Any) -> Any:
+    """Inverse of the writer's mapping: ``'nan'``/``'inf'``/``'-inf'`` strings back to floats."""
     if value in ("nan", "inf", "-inf"):
         return float(value)
     if isinstance(value, dict):
-        return {k: _restore(v) for k, v in value.items()}
+        return {k: restore_nonfinite(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_restore(v) for v in value]
+        return [restore_nonfinite(v) for v in value]
     return value
 
 
@@ -92,4 +93,4 @@ def read_record(path: Path | str) -> dict[str, Any]:
         raise RecordError(
             f"{path}: schema_version {version!r} is not supported (this optbench reads version {SCHEMA_VERSION})"
         )
-    return _restore(record)
+    return restore_nonfinite(record)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from bench.record import RECORD_FILE, SCHEMA_VERSION, read_record
+from bench.record import RECORD_FILE, SCHEMA_VERSION, restore_nonfinite
 
 IDENTITY = ("optimizer", "model", "dataset", "lr", "seed")
 GROUP = ["experiment", "optimizer", "model", "dataset"]  # one table cell; lr and seed vary inside
@@ -36,16 +36,6 @@ def default_runs_dir() -> Path:
     return Path(os.environ.get("OPTBENCH_RUNS") or "runs")
 
 
-def _restore_nonfinite(value: Any) -> Any:
-    if value in ("nan", "inf", "-inf"):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _restore_nonfinite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_restore_nonfinite(v) for v in value]
-    return value
-
-
 def read_checked(path: Path) -> dict[str, Any]:
     """Read one record file, checking its schema version; raise ``ResultsError`` if unusable."""
     try:
@@ -60,17 +50,14 @@ def read_checked(path: Path) -> dict[str, Any]:
     if version > SCHEMA_VERSION:
         raise ResultsError(f"{path}: schema_version {version} is newer than this optbench reads "
                            f"(up to {SCHEMA_VERSION}); update optbench to read it")
-    if version == SCHEMA_VERSION:
-        record = read_record(path)
-    else:
-        record = raw
-        while record["schema_version"] < SCHEMA_VERSION:
-            migrate = MIGRATIONS.get(record["schema_version"])
-            if migrate is None:
-                raise ResultsError(f"{path}: schema_version {version} is older than this optbench reads "
-                                   f"({SCHEMA_VERSION}) and no converter exists; re-run the cell")
-            record = migrate(record)
-        record = _restore_nonfinite(record)
+    record = raw
+    while record["schema_version"] < SCHEMA_VERSION:
+        migrate = MIGRATIONS.get(record["schema_version"])
+        if migrate is None:
+            raise ResultsError(f"{path}: schema_version {version} is older than this optbench reads "
+                               f"({SCHEMA_VERSION}) and no converter exists; re-run the cell")
+        record = migrate(record)
+    record = restore_nonfinite(record)
     missing = [k for k in REQUIRED if k not in record] + [
         f"identity.{k}" for k in IDENTITY if k not in (record.get("identity") or {})]
     if missing:
