@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
 import torch
 from sklearn.datasets import load_digits
 
-from tasks.tensor_loader import TensorLoader
+from tasks.tensor_loader import TensorSplitsDataModule
 
 
-class DigitsDataModule(pl.LightningDataModule):
+class DigitsDataModule(TensorSplitsDataModule):
     """Train/val/test split of the digits data, fixed by ``split_seed``.
 
     Pixels (0..16) are scaled to [0, 1] and standardised with the training split's
@@ -26,19 +25,16 @@ class DigitsDataModule(pl.LightningDataModule):
         smoke: bool = False,
         data_dir: str | None = None,  # accepted for interface symmetry; data is bundled
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size=batch_size, seed=seed)
         if not 0 < val_fraction < 1 or not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
             raise ValueError(
                 f"dataset.val_fraction and dataset.test_fraction must be in (0, 1) with sum < 1, "
                 f"got {val_fraction} and {test_fraction}"
             )
-        self.batch_size = batch_size
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.split_seed = split_seed
-        self.seed = seed
         self.smoke = smoke
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -60,12 +56,3 @@ class DigitsDataModule(pl.LightningDataModule):
         std = x[parts["train"]].std(0).clamp_min(1e-3)
         x = (x - mean) / std
         self.splits = {name: (x[idx], y[idx]) for name, idx in parts.items()}
-
-    def train_dataloader(self) -> TensorLoader:
-        return TensorLoader(*self.splits["train"], batch_size=self.batch_size, shuffle=True, seed=self.seed)
-
-    def val_dataloader(self) -> TensorLoader:
-        return TensorLoader(*self.splits["val"], batch_size=512)
-
-    def test_dataloader(self) -> TensorLoader:
-        return TensorLoader(*self.splits["test"], batch_size=512)

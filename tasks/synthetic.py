@@ -6,13 +6,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import pytorch_lightning as pl
 import torch
 
-from tasks.tensor_loader import TensorLoader
+from tasks.tensor_loader import TensorSplitsDataModule
 
 
-class SyntheticDataModule(pl.LightningDataModule):
+class SyntheticDataModule(TensorSplitsDataModule):
     """``num_samples`` Gaussian inputs of ``sample_shape``; 10% each held out for val and test."""
 
     def __init__(
@@ -25,13 +24,10 @@ class SyntheticDataModule(pl.LightningDataModule):
         smoke: bool = False,
         data_dir: str | None = None,  # accepted for interface symmetry; nothing is read
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size=batch_size, seed=seed)
         self.input_shape = tuple(sample_shape)
         self.num_classes = classes
         self.num_samples = 256 if smoke else num_samples
-        self.batch_size = batch_size
-        self.seed = seed
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -46,12 +42,3 @@ class SyntheticDataModule(pl.LightningDataModule):
             "val": (x[n_hold : 2 * n_hold], y[n_hold : 2 * n_hold]),
             "train": (x[2 * n_hold :], y[2 * n_hold :]),
         }
-
-    def train_dataloader(self) -> TensorLoader:
-        return TensorLoader(*self.splits["train"], batch_size=self.batch_size, shuffle=True, seed=self.seed)
-
-    def val_dataloader(self) -> TensorLoader:
-        return TensorLoader(*self.splits["val"], batch_size=512)
-
-    def test_dataloader(self) -> TensorLoader:
-        return TensorLoader(*self.splits["test"], batch_size=512)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 
+import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
@@ -117,3 +118,28 @@ class TensorLoader:
             if self.transform is not None:
                 batch = self.transform(batch, gen)
             yield batch
+
+
+class TensorSplitsDataModule(pl.LightningDataModule):
+    """A data module whose ``setup`` fills ``self.splits`` = ``{"train"|"val"|"test": (x, y)}``.
+
+    Serves them as ``TensorLoader`` s: training shuffled by ``self.seed`` in batches of
+    ``self.batch_size``, evaluation in order in batches of ``eval_batch_size``.
+    """
+
+    eval_batch_size = 512
+
+    def __init__(self, batch_size: int, seed: int) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.seed = seed
+        self.splits: dict[str, tuple[Tensor, Tensor]] = {}
+
+    def train_dataloader(self) -> TensorLoader:
+        return TensorLoader(*self.splits["train"], batch_size=self.batch_size, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> TensorLoader:
+        return TensorLoader(*self.splits["val"], batch_size=self.eval_batch_size)
+
+    def test_dataloader(self) -> TensorLoader:
+        return TensorLoader(*self.splits["test"], batch_size=self.eval_batch_size)
