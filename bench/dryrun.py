@@ -96,17 +96,11 @@ def _state(run_dir: Path) -> tuple[str, int]:
 
 def cell_costs(planned: Planned, costs: Costs) -> list[CellCost]:
     out = []
-    shapes: dict[tuple[str, ...], tuple[str, str, int]] = {}  # lr and seed do not change the cost
-    with _composer() as compose_cell:
-        for overrides, run_dir in zip(planned.cells, planned.run_dirs):
-            key = tuple(o for o in overrides if override_key(o) not in ("lr", "seed"))
-            if key not in shapes:
-                cfg = compose_cell(config_name="config", overrides=list(key))
-                shapes[key] = (cfg.model.name, cfg.dataset.name, int(cfg.epochs))
-            model, dataset, epochs = shapes[key]
-            state, done = _state(run_dir)
-            seconds, source = costs.per_epoch(model, dataset)
-            out.append(CellCost(overrides, run_dir, state, model, dataset, epochs, done, seconds, source))
+    for overrides, run_dir, cfg in zip(planned.cells, planned.run_dirs, planned.configs):
+        model, dataset, epochs = cfg.model.name, cfg.dataset.name, int(cfg.epochs)
+        state, done = _state(run_dir)
+        seconds, source = costs.per_epoch(model, dataset)
+        out.append(CellCost(overrides, run_dir, state, model, dataset, epochs, done, seconds, source))
     return out
 
 

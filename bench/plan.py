@@ -32,6 +32,7 @@ class Planned:
     task_overrides: list[str]
     cells: list[list[str]] = field(default_factory=list)
     run_dirs: list[Path] = field(default_factory=list)
+    configs: list[DictConfig] = field(default_factory=list)  # each cell's finalized config
 
 
 def group_options(group: str) -> list[str]:
@@ -103,4 +104,5 @@ def plan_cells(overrides: list[str]) -> Planned:
             raise PlanError(str(exc)) from None
         planned.cells.append(ovr)
         planned.run_dirs.append(Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg))
+        planned.configs.append(cfg)
     return planned
