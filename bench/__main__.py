@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from bench.distributed import env_global_rank
 from bench.plan import CONF_DIR, PlanError, plan_cells
-from bench.record import RecordError, read_record
+from bench.record import FINISHED, RecordError, read_record, read_status
 from bench.sweep import PLANNED
 from bench.threads import local_parallelism
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return report(planned, argv)
     PLANNED[tuple(planned.task_overrides)] = planned.cells
-    done = sum(1 for d in planned.run_dirs if d.joinpath("record.json").exists() and _finished(d))
+    done = sum(1 for d in planned.run_dirs if read_status(d) in FINISHED)
     print(f"bench: {len(planned.cells)} cell(s), {done} already finished", file=sys.stderr)
     logging.getLogger("bench").setLevel(logging.INFO)
     sys.argv = [sys.argv[0], *argv]
@@ -85,13 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     if env_global_rank() > 0:  # a DDP rank re-running one cell: rank 0 reports it
         return 0
     return _summarize(planned.run_dirs)
-
-
-def _finished(run_dir: Path) -> bool:
-    try:
-        return read_record(run_dir)["status"] in ("ok", "diverged")
-    except (FileNotFoundError, RecordError):
-        return False
 
 
 if __name__ == "__main__":

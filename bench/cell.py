@@ -34,7 +34,7 @@ from bench.loggers import make_tracker
 from bench.preemption import Preemption, stop_exceptions
 from bench.threads import configure_threads
 from bench.config import DATASET_METADATA_KEYS, build, cell_id, finalize, identity, strip_metadata
-from bench.record import FINISHED, SCHEMA_VERSION, RecordError, read_record, record_path, write_record
+from bench.record import FINISHED, SCHEMA_VERSION, RecordError, read_record, read_status, record_path, write_record
 from tasks.classification import Diverged
 
 log = logging.getLogger("bench")
@@ -142,16 +142,6 @@ class CellRecord:
             write_metrics_csv(self.run_dir, self.data["history"])
 
 
-def existing_status(run_dir: Path) -> str | None:
-    try:
-        return read_record(run_dir)["status"]
-    except FileNotFoundError:
-        return None
-    except RecordError as exc:
-        log.warning("ignoring unreadable record: %s", exc)
-        return None
-
-
 def run_cell(cfg: DictConfig) -> dict[str, Any]:
     """Run (or skip, or resume) the cell ``cfg`` describes and return its record.
 
@@ -172,7 +162,7 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
         if not lock.acquire():
             log.info("busy   %s: %s trains it; skipped", run_dir.name, describe_holder(lock.holder()))
             return _current_record(run_dir)
-    elif not wait_for_launch(run_dir, lock.launch_id, lambda: existing_status(run_dir) in FINISHED):
+    elif not wait_for_launch(run_dir, lock.launch_id, lambda: read_status(run_dir) in FINISHED):
         log.info("skip   %s: rank 0 of this launch does not train it", run_dir.name)
         return {}
     global _LAST_CELL_SECONDS
@@ -210,7 +200,7 @@ def _collect_previous_cell() -> None:
 
 def _finished_record(run_dir: Path, label: str) -> dict[str, Any] | None:
     """The record of a finished cell (logging the skip), or ``None`` if it still has to run."""
-    status = existing_status(run_dir)
+    status = read_status(run_dir)
     if status not in FINISHED:
         return None
     log.info("skip   %s: already %s (%s)", label, status, run_dir)

@@ -8,6 +8,7 @@ killed writer never destroys the previous one.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
@@ -18,6 +19,8 @@ SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
 STATUSES = ("ok", "diverged", "failed", "running")
 FINISHED = ("ok", "diverged")  # outcomes a relaunch skips
+
+log = logging.getLogger("bench")
 
 
 class RecordError(ValueError):
@@ -94,3 +97,14 @@ def read_record(path: Path | str) -> dict[str, Any]:
             f"{path}: schema_version {version!r} is not supported (this optbench reads version {SCHEMA_VERSION})"
         )
     return restore_nonfinite(record)
+
+
+def read_status(run_dir: Path | str) -> str | None:
+    """The status of the cell's record; ``None`` when there is none or it is unreadable (warned)."""
+    try:
+        return read_record(run_dir)["status"]
+    except FileNotFoundError:
+        return None
+    except RecordError as exc:
+        log.warning("ignoring unreadable record: %s", exc)
+        return None
