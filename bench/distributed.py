@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import ConfigError
+from tasks.tensor_loader import TensorLoader
 
 log = logging.getLogger("bench")
 
@@ -63,13 +64,9 @@ def per_device_batch_size(global_batch: int, world_size: int) -> int:
     return global_batch // world_size
 
 
-def _is_tensor_loader(loader: Any) -> bool:
-    return all(hasattr(loader, attr) for attr in ("rank", "world_size", "tensors", "sampler"))
-
-
 def shard_loader(loader: Any, rank: int, world_size: int, *, train: bool) -> Any:
     """Give ``loader`` this rank's shard when it is a ``TensorLoader``; other loaders unchanged."""
-    if world_size > 1 and _is_tensor_loader(loader):
+    if world_size > 1 and isinstance(loader, TensorLoader):
         loader.rank, loader.world_size = rank, world_size
         loader.pad = train
     return loader
