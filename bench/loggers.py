@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 log = logging.getLogger("bench")
 
@@ -112,7 +112,3 @@ def make_tracker(cfg: DictConfig, run_dir: Path, record: dict[str, Any], rank_ze
     if not wants_tracker(cfg) or not rank_zero:
         return None
     return WandbRun(cfg, run_dir, record)
-
-
-def logger_config(cfg: DictConfig) -> dict[str, Any]:
-    return OmegaConf.to_container(cfg.logger, resolve=True)  # type: ignore[return-value]
