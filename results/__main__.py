@@ -65,12 +65,11 @@ def _run(args: argparse.Namespace) -> None:
             print(f"results: note: {note}", file=sys.stderr)
         print(f"results: wrote {index}", file=sys.stderr)
         return
-    from results.load import load_records, record_paths
+    from results.load import load_records
 
     out_dir = runs / args.experiment / RESULTS_DIR
     if args.command == "trajectories":
-        record_paths(runs, args.experiment)  # clear error for a missing experiment
-        from results.trajectories import plot_trajectories
+        from results.trajectories import plot_trajectories  # a missing experiment: ResultsError
 
         try:
             files = plot_trajectories(runs, args.experiment, out_dir)

@@ -19,15 +19,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from bench.record import read_record  # noqa: E402
+from results.load import read_checked, record_paths  # noqa: E402
 from tasks.toy import FUNCTIONS  # noqa: E402
 
 
-def load_toy_records(experiment_dir: Path) -> list[dict[str, Any]]:
-    """Records of ``experiment_dir`` that carry a trajectory or diverged on the way."""
+def load_toy_records(runs_dir: Path, experiment: str) -> list[dict[str, Any]]:
+    """Records of ``experiment`` that carry a trajectory or diverged on the way.
+
+    Read through the shared schema-checked loader; ``ResultsError`` if there are none at all.
+    """
     found = []
-    for path in sorted(experiment_dir.glob("*/record.json")):
-        record = read_record(path)
+    for path in record_paths(runs_dir, experiment):
+        record = read_checked(path)
         if (record.get("extras") or {}).get("trajectory") or record["status"] == "diverged":
             found.append(record)
     return found
@@ -91,7 +94,7 @@ def plot_function(fn_name: str, by_optimizer: dict[str, dict[str, Any]], out_dir
 def plot_trajectories(runs_dir: Path, experiment: str, out_dir: Path | None = None) -> list[Path]:
     """One PNG per toy function of ``experiment``; raises ``FileNotFoundError`` if none."""
     experiment_dir = Path(runs_dir) / experiment
-    records = load_toy_records(experiment_dir)
+    records = load_toy_records(runs_dir, experiment)
     if not records:
         raise FileNotFoundError(f"no toy-function records under {experiment_dir}")
     out_dir = out_dir or experiment_dir / "_results"

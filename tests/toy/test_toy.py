@@ -39,7 +39,7 @@ def test_functions_vanish_at_their_minimum_only(name: str) -> None:
 def test_toy_experiment_renders_trajectories(runs: Path) -> None:
     assert run_bench("experiment=toy_adamomentum", "sweep.dataset=[sphere,beale]", "sweep.optimizer=[sgd,adam]",
                      "epochs=2", f"paths.runs={runs}") == 0
-    recs = load_toy_records(runs / "toy_adamomentum")
+    recs = load_toy_records(runs, "toy_adamomentum")
     assert len(recs) == 2 * 3  # sgd has two learning rates
     best = best_paths(recs)
     assert sorted(best) == ["beale", "sphere"] and sorted(best["sphere"]) == ["adam", "sgd"]
