@@ -83,6 +83,7 @@ _BLOCK = 32 * 1024
 
 
 def wandb_records(path: Path) -> list[Any]:
+    """The complete Record messages in a run file so far (wandb 0.31 ships no Python reader)."""
     from wandb.proto import wandb_internal_pb2 as pb
 
     data = Path(path).read_bytes()
@@ -98,6 +99,8 @@ def wandb_records(path: Path) -> list[Any]:
         if kind == 0 and length == 0:
             pos += left - 7
             continue
+        if pos + length > len(data):  # a chunk still being written
+            break
         chunk = data[pos : pos + length]
         pos += length
         if kind == 1:
@@ -114,3 +117,17 @@ def wandb_records(path: Path) -> list[Any]:
         record.ParseFromString(raw)
         out.append(record)
     return out
+
+
+def finished_wandb_records(path: Path, timeout: float = 60.0) -> list[Any]:
+    """The run file's records once wandb-core has written its ``exit`` record.
+
+    ``run.finish()`` can return before wandb-core has flushed the file (seen on a loaded CI
+    machine: a valid header and no records), so poll instead of reading once.
+    """
+
+    def complete() -> list[Any] | None:
+        found = wandb_records(path)
+        return found if any(r.WhichOneof("record_type") == "exit" for r in found) else None
+
+    return wait_for(complete, timeout, f"the exit record in {path}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import records, run_bench
-from tests.scale.helpers import wandb_records
+from tests.scale.helpers import finished_wandb_records
 
 CELL = ("optimizer=adam", "lr=0.003", "epochs=3", "logger=wandb")
 
@@ -24,7 +24,7 @@ def test_offline_run_has_config_history_summary_and_tags(runs: Path, monkeypatch
     cell_dir = runs / "wb" / rec["cell_id"]
     [run_file] = cell_dir.glob("wandb/offline-run-*/run-*.wandb")  # under the cell, offline
     assert (cell_dir / "metrics.csv").is_file()  # CSV stays on with wandb
-    log = wandb_records(run_file)
+    log = finished_wandb_records(run_file)
 
     [run] = [r.run for r in log if r.WhichOneof("record_type") == "run"]
     assert run.project == "optbench" and run.run_group == "wb"
