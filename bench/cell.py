@@ -35,7 +35,7 @@ from bench.preemption import Preemption, stop_exceptions
 from bench.threads import configure_threads
 from bench.config import DATASET_METADATA_KEYS, build, cell_id, finalize, identity, strip_metadata
 from bench.record import FINISHED, SCHEMA_VERSION, RecordError, read_record, read_status, record_path, write_record
-from tasks.classification import Diverged
+from tasks import Diverged
 
 log = logging.getLogger("bench")
 

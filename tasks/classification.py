@@ -22,14 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tasks import Diverged
+
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], dict[str, Any] | None]
 
 SPLITS = ("val", "test")
-
-
-class Diverged(RuntimeError):
-    """The training loss became NaN or infinite: the cell ends with status ``diverged``."""
 
 
 class ClassificationModule(pl.LightningModule):

@@ -23,7 +23,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
-from tasks.classification import Diverged
+from tasks import Diverged
 from tasks.tensor_loader import TensorLoader
 
 
