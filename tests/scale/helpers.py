@@ -8,7 +8,8 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,27 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: subp
             raise AssertionError(f"process exited ({proc.returncode}) before: {what}")
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for: {what}")
+
+
+@contextmanager
+def in_process_threads(n: int) -> Iterator[None]:
+    """In-process cells run with ``n`` torch threads (``OPTBENCH_THREADS``), restored afterwards.
+
+    Bit-for-bit comparisons with cells run by ``hydra/launcher=local`` need this: its jobs use
+    ``cores // parallel`` threads, and a different thread count changes float summation order.
+    """
+    import torch
+
+    before_env, before_threads = os.environ.get("OPTBENCH_THREADS"), torch.get_num_threads()
+    os.environ["OPTBENCH_THREADS"] = str(n)
+    try:
+        yield
+    finally:
+        if before_env is None:
+            os.environ.pop("OPTBENCH_THREADS", None)
+        else:
+            os.environ["OPTBENCH_THREADS"] = before_env
+        torch.set_num_threads(before_threads)
 
 
 def read_json(path: Path) -> dict | None:

@@ -11,8 +11,8 @@ import pytest
 
 from bench.preemption import Preempted, Preemption
 from tests.conftest import records, run_bench
-from tests.scale.helpers import (history_len, kill_session, processes_in_group, read_json, start_bench,
-                                 strip_time, wait_for)
+from tests.scale.helpers import (history_len, in_process_threads, kill_session, processes_in_group, read_json,
+                                 start_bench, strip_time, wait_for)
 
 # batch_size=2: ~540 steps per epoch, long enough (~1 s) to signal a cell inside an epoch.
 EPOCHS = 3
@@ -24,9 +24,14 @@ def _one_record(runs: Path) -> Path | None:
     return found[0] if found else None
 
 
-def _uninterrupted(tmp_path: Path) -> dict:
+def _uninterrupted(tmp_path: Path, threads: int | None = None) -> dict:
+    """The same cell run straight through in this process (with the given torch thread count)."""
     fresh = tmp_path / "fresh"
-    assert run_bench(*CELL, f"paths.runs={fresh}") == 0
+    if threads is None:
+        assert run_bench(*CELL, f"paths.runs={fresh}") == 0
+    else:
+        with in_process_threads(threads):
+            assert run_bench(*CELL, f"paths.runs={fresh}") == 0
     [record] = records(fresh)
     return record
 
@@ -79,7 +84,7 @@ def test_submitit_local_requeues_a_preempted_cell_itself(tmp_path: Path) -> None
     job_log = "".join(p.read_text() for p in runs.glob("default/_hydra/*/.submitit/*/*_log.out"))
     assert "preempted sgd mlp/digits" in job_log and "Requeued job" in job_log
     assert job_log.count("- resume sgd mlp/digits") == 1
-    fresh = _uninterrupted(tmp_path)
+    fresh = _uninterrupted(tmp_path, threads=1)  # the local launcher runs one cell per core, 1 thread each
     assert strip_time(resumed["history"]) == strip_time(fresh["history"])
 
 
