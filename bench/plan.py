@@ -14,10 +14,10 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from bench.config import ConfigError, cell_id, check_optimizer, finalize
+from bench.config import ConfigError, cell_id, check_optimizer, finalize, model_fits
 from bench.sweep import override_key, plan
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -66,6 +66,25 @@ def _one_line(exc: Exception) -> str:
     return " ".join(text.split())[:300]
 
 
+def _check_model_fits(cfg: DictConfig) -> None:
+    """Raise ``PlanError`` when the model cannot take the dataset's inputs, naming the datasets it can."""
+    why = model_fits(cfg)
+    if why is None:
+        return
+    fits = []
+    for name in group_options("dataset"):
+        other = cfg.copy()
+        other.dataset = OmegaConf.load(CONF_DIR / "dataset" / f"{name}.yaml")
+        if name != cfg.dataset.name and model_fits(other) is None:
+            fits.append(name)
+    shape = cfg.dataset.get("input_shape")
+    raise PlanError(
+        f"model={cfg.model.name} does not fit dataset={cfg.dataset.name}"
+        + (f" (input_shape {list(shape)})" if shape is not None else "")
+        + f"; datasets it fits: {', '.join(fits) or 'none'} ({why})"
+    )
+
+
 def plan_cells(overrides: list[str]) -> Planned:
     """Expand and validate the sweep; raise ``PlanError`` with a one-line message."""
     task_overrides = [o for o in overrides if not override_key(o).startswith("hydra")]
@@ -102,6 +121,10 @@ def plan_cells(overrides: list[str]) -> Planned:
                 checked.add(key)
         except ConfigError as exc:
             raise PlanError(str(exc)) from None
+        key = repr(OmegaConf.to_container(cfg.model)) + repr(OmegaConf.to_container(cfg.dataset))
+        if key not in checked:  # before cell_id: a model missing a dataset key must not escape as a traceback
+            _check_model_fits(cfg)
+            checked.add(key)
         planned.cells.append(ovr)
         planned.run_dirs.append(Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg))
         planned.configs.append(cfg)

@@ -31,6 +31,9 @@ CASES = [
     ("grad_clip=-1", ["grad_clip", "> 0"]),
     ("weight_decay=-0.1", ["weight_decay=-0.1", ">= 0"]),
     ("experiment=padam_table1 model=resnet99", ["model=resnet99", "resnet18"]),
+    # an image model on the default flat digits vectors: caught at plan time, fitting datasets named
+    ("optimizer=rame model=vgg16", ["model=vgg16", "dataset=digits", "[64]", "cifar10, cifar100, imagenet"]),
+    ("model=resnet20 dataset=rosenbrock", ["model=resnet20", "dataset=rosenbrock", "cifar10"]),
 ]
 
 
