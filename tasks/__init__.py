@@ -3,7 +3,8 @@
 The runner contract (what ``bench.cell.run_cell`` needs from a task, and all it needs):
 
 - **module** (``conf/module``): a ``LightningModule`` built as
-  ``Module(model=..., optimizer_factory=..., scheduler_factory=..., divergence_check_every=...)``.
+  ``Module(model=..., optimizer_factory=..., scheduler_factory=..., divergence_check_every=...)``;
+  :class:`tasks.module.TaskModule` takes exactly these and configures one optimizer.
   ``optimizer_factory(params)`` returns the cell's optimizer (lr bound) and may be called once
   per optimizer (a GAN builds two); ``scheduler_factory(optimizer)`` returns a Lightning
   ``lr_scheduler`` dict. Automatic or manual optimization is the module's choice; with

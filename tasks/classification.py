@@ -14,23 +14,19 @@ Metrics are accumulated as on-device sums (no per-step host sync, no per-step
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tasks import Diverged
-
-OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
-SchedulerFactory = Callable[[torch.optim.Optimizer], dict[str, Any] | None]
+from tasks.module import OptimizerFactory, SchedulerFactory, TaskModule
 
 SPLITS = ("val", "test")
 
 
-class ClassificationModule(pl.LightningModule):
+class ClassificationModule(TaskModule):
     metric = "acc"
     metric_mode = "max"
 
@@ -43,17 +39,13 @@ class ClassificationModule(pl.LightningModule):
         topk: Sequence[int] = (1,),
         divergence_check_every: int = 1,
     ) -> None:
-        super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"module.label_smoothing must be in [0, 1), got {label_smoothing}")
         if 1 not in topk:
             raise ValueError(f"module.topk must include 1, got {list(topk)}")
-        self.model = model
-        self.optimizer_factory = optimizer_factory
-        self.scheduler_factory = scheduler_factory
+        super().__init__(model, optimizer_factory, scheduler_factory, divergence_check_every)
         self.label_smoothing = float(label_smoothing)
         self.topk = tuple(sorted(int(k) for k in topk))
-        self.divergence_check_every = max(1, int(divergence_check_every))
         self._train_sums: Tensor | None = None
         self._eval_sums: dict[str, Tensor] = {}
 
@@ -116,11 +108,3 @@ class ClassificationModule(pl.LightningModule):
             for i, k in enumerate(self.topk):
                 values[f"{split}_acc" if k == 1 else f"{split}_acc{k}"] = sums[2 + i].item() / n
             self.log_dict(values, on_epoch=True, sync_dist=False, add_dataloader_idx=False)
-
-    # --- optimisation ---------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.model.parameters())
-        scheduler = self.scheduler_factory(optimizer) if self.scheduler_factory else None
-        if scheduler is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from tasks import Diverged
+from tasks.module import TaskModule
 from tasks.tensor_loader import TensorLoader
 
 
@@ -115,7 +116,7 @@ class ToyProblem(pl.LightningDataModule):
         return self._loader(1)
 
 
-class ToyModule(pl.LightningModule):
+class ToyModule(TaskModule):
     """Minimise ``f`` over the point; the selection metric is the distance to the minimum."""
 
     metric = "dist"
@@ -123,10 +124,7 @@ class ToyModule(pl.LightningModule):
 
     def __init__(self, model: Point, optimizer_factory: Callable, scheduler_factory: Callable | None = None,
                  divergence_check_every: int = 1) -> None:
-        super().__init__()
-        self.model = model
-        self.optimizer_factory = optimizer_factory
-        self.scheduler_factory = scheduler_factory
+        super().__init__(model, optimizer_factory, scheduler_factory, divergence_check_every)
         self.trajectory: list[list[float]] = [model.xy.detach().tolist()]
         self._losses: list[float] = []
 
@@ -166,8 +164,3 @@ class ToyModule(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.trajectory = checkpoint["toy_trajectory"]
-
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.model.parameters())
-        scheduler = self.scheduler_factory(optimizer) if self.scheduler_factory else None
-        return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}

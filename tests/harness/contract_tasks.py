@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tasks import Diverged
+from tasks.module import TaskModule
 
 SPLITS = ("val", "test")
 
@@ -43,15 +44,13 @@ class Batches:
 
 
 # --- language model --------------------------------------------------------------------------
-class TokenStream:
+class TokenStream(pl.LightningDataModule):
     """A first-order Markov token stream (learnable), batchified as in PyTorch's word LM example."""
 
     def __init__(self, vocab: int = 16, tokens: int = 3000, batch_size: int = 8, bptt: int = 12,
                  seed: int = 0) -> None:
+        super().__init__()
         self.vocab, self.tokens, self.batch_size, self.bptt = vocab, tokens, batch_size, bptt
-
-    def prepare_data(self) -> None:
-        pass
 
     def setup(self, stage: str) -> None:
         g = torch.Generator().manual_seed(1234)
@@ -94,16 +93,13 @@ class LSTMNet(nn.Module):
         return self.head(out), state
 
 
-class TinyLM(pl.LightningModule):
+class TinyLM(TaskModule):
     metric = "ppl"
     metric_mode = "min"
 
     def __init__(self, model: LSTMNet, optimizer_factory: Any, scheduler_factory: Any = None,
                  divergence_check_every: int = 1) -> None:
-        super().__init__()
-        self.model = model
-        self.optimizer_factory = optimizer_factory
-        self.scheduler_factory = scheduler_factory
+        super().__init__(model, optimizer_factory, scheduler_factory, divergence_check_every)
         self.state: tuple[Tensor, Tensor] | None = None
 
     def on_train_epoch_start(self) -> None:
@@ -140,11 +136,6 @@ class TinyLM(pl.LightningModule):
                 loss = (total / n).item()
                 self.log_dict({f"{split}_loss": loss, f"{split}_ppl": math.exp(loss)}, add_dataloader_idx=False)
 
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.model.parameters())
-        scheduler = self.scheduler_factory(optimizer) if self.scheduler_factory else None
-        return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
-
 
 class ClipProbeSGD(torch.optim.SGD):
     """SGD that notes the global gradient norm it is handed (after any clipping)."""
@@ -161,14 +152,12 @@ class ClipProbeSGD(torch.optim.SGD):
 
 
 # --- GAN ---------------------------------------------------------------------------------------
-class GaussianSamples:
+class GaussianSamples(pl.LightningDataModule):
     """Real data: 1-D samples from N(mean, std); the generator has to match them."""
 
     def __init__(self, n: int = 512, mean: float = 3.0, std: float = 0.5, batch_size: int = 64, seed: int = 0) -> None:
+        super().__init__()
         self.n, self.mean, self.std, self.batch_size = n, mean, std, batch_size
-
-    def prepare_data(self) -> None:
-        pass
 
     def setup(self, stage: str) -> None:
         g = torch.Generator().manual_seed(99)
@@ -192,17 +181,14 @@ class GeneratorDiscriminator(nn.Module):
         self.discriminator = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
 
-class TinyGAN(pl.LightningModule):
+class TinyGAN(TaskModule):
     metric = "dist"
     metric_mode = "min"
 
     def __init__(self, model: GeneratorDiscriminator, optimizer_factory: Any, scheduler_factory: Any = None,
                  divergence_check_every: int = 1) -> None:
-        super().__init__()
+        super().__init__(model, optimizer_factory, scheduler_factory, divergence_check_every)
         self.automatic_optimization = False
-        self.model = model
-        self.optimizer_factory = optimizer_factory
-        self.scheduler_factory = scheduler_factory
 
     def _noise(self, n: int, *key: int) -> Tensor:
         """Noise that depends only on (epoch, batch): a resumed run draws what an uninterrupted one does."""
