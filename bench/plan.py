@@ -111,7 +111,8 @@ def plan_cells(overrides: list[str]) -> Planned:
         GlobalHydra.instance().clear()
     if not cells:
         raise PlanError("the sweep has no cells")
-    checked: set[str] = set()
+    checked: set[str] = set()  # optimizer configs built once
+    fitted: set[str] = set()  # model x dataset pairs tried once
     for ovr, cfg in cells:
         try:
             cfg = finalize(cfg)
@@ -122,9 +123,9 @@ def plan_cells(overrides: list[str]) -> Planned:
         except ConfigError as exc:
             raise PlanError(str(exc)) from None
         key = repr(OmegaConf.to_container(cfg.model)) + repr(OmegaConf.to_container(cfg.dataset))
-        if key not in checked:  # before cell_id: a model missing a dataset key must not escape as a traceback
+        if key not in fitted:  # before cell_id: a model missing a dataset key must not escape as a traceback
             _check_model_fits(cfg)
-            checked.add(key)
+            fitted.add(key)
         planned.cells.append(ovr)
         planned.run_dirs.append(Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg))
         planned.configs.append(cfg)
