@@ -43,18 +43,16 @@ def in_process_threads(n: int) -> Iterator[None]:
     Bit-for-bit comparisons with cells run by ``hydra/launcher=local`` need this: its jobs use
     ``cores // parallel`` threads, and a different thread count changes float summation order.
     """
+    import pytest
     import torch
 
-    before_env, before_threads = os.environ.get("OPTBENCH_THREADS"), torch.get_num_threads()
-    os.environ["OPTBENCH_THREADS"] = str(n)
-    try:
-        yield
-    finally:
-        if before_env is None:
-            os.environ.pop("OPTBENCH_THREADS", None)
-        else:
-            os.environ["OPTBENCH_THREADS"] = before_env
-        torch.set_num_threads(before_threads)
+    before = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OPTBENCH_THREADS", str(n))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)  # bench.threads set it in this process
 
 
 def read_json(path: Path) -> dict | None:

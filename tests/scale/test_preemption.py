@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -27,11 +28,8 @@ def _one_record(runs: Path) -> Path | None:
 def _uninterrupted(tmp_path: Path, threads: int | None = None) -> dict:
     """The same cell run straight through in this process (with the given torch thread count)."""
     fresh = tmp_path / "fresh"
-    if threads is None:
+    with in_process_threads(threads) if threads else nullcontext():
         assert run_bench(*CELL, f"paths.runs={fresh}") == 0
-    else:
-        with in_process_threads(threads):
-            assert run_bench(*CELL, f"paths.runs={fresh}") == 0
     [record] = records(fresh)
     return record
 
