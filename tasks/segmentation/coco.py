@@ -67,13 +67,24 @@ def missing_files(data_dir: str | Path, splits: tuple[str, ...] = ("train", "val
 
 @dataclass(frozen=True)
 class ImageEntry:
-    """One selected image: where it is, its size, and its person annotations (segmentation, iscrowd)."""
+    """One image: where it is, its size, and its person annotations as JSON
+    (``[[segmentation, iscrowd], ...]``; one string per image keeps the index to a few Python
+    objects per image, so DataLoader workers forked from it do not copy it page by page)."""
 
     image_id: int
     file_name: str
     height: int
     width: int
-    persons: tuple[tuple[Any, int], ...]
+    persons_json: str = "[]"
+
+    @property
+    def has_person(self) -> bool:
+        return self.persons_json != "[]"
+
+    @property
+    def persons(self) -> list[tuple[Any, int]]:
+        """``[(segmentation, iscrowd), ...]`` of the image's person annotations."""
+        return [(seg, int(crowd)) for seg, crowd in json.loads(self.persons_json)]
 
 
 def load_index(ann_file: str | Path) -> tuple[list[ImageEntry], dict[str, int]]:
@@ -90,9 +101,9 @@ def load_index(ann_file: str | Path) -> tuple[list[ImageEntry], dict[str, int]]:
     for image_id in sorted(coco.getImgIds()):
         info = coco.imgs[image_id]
         anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id], catIds=[PERSON], iscrowd=None))
-        entries.append(ImageEntry(int(image_id), str(info["file_name"]), int(info["height"]), int(info["width"]),
-                                  tuple((a["segmentation"], int(a.get("iscrowd", 0))) for a in anns)))
-    with_person = sum(1 for e in entries if e.persons)
+        persons = json.dumps([[a["segmentation"], int(a.get("iscrowd", 0))] for a in anns], separators=(",", ":"))
+        entries.append(ImageEntry(int(image_id), str(info["file_name"]), int(info["height"]), int(info["width"]), persons))
+    with_person = sum(1 for e in entries if e.has_person)
     return entries, {"images": len(entries), "with_person": with_person, "without_person": len(entries) - with_person}
 
 
@@ -109,8 +120,8 @@ def select(entries: list[ImageEntry], selection: str, split_seed: int = 0) -> li
     """The images a split trains or validates on (see the module docstring), in id order."""
     if selection not in SELECTIONS:
         raise ValueError(f"dataset.selection={selection!r} is invalid: choose one of {', '.join(SELECTIONS)}")
-    positives = [e for e in entries if e.persons]
-    negatives = [e for e in entries if not e.persons]
+    positives = [e for e in entries if e.has_person]
+    negatives = [e for e in entries if not e.has_person]
     if selection == "all":
         return list(entries)
     if selection == "persons":

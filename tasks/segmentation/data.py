@@ -25,11 +25,12 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from tasks.segmentation import coco
-from tasks.vision.errors import DataNotFoundError
+from tasks.vision.errors import DataCorruptError, DataNotFoundError
 from tasks.vision.loaders import make_loader
 
 log = logging.getLogger(__name__)
 SMOKE_SIZES = {"train": 32, "val": 16}
+INDEX_FORMAT = 1  # bump when coco.ImageEntry changes: cached indexes of another format are rebuilt
 
 
 class CocoPersonDataset(Dataset):
@@ -50,7 +51,7 @@ class CocoPersonDataset(Dataset):
         entry = self.entries[index]
         image = coco.load_image(self.image_root / entry.file_name)
         if image.size != (entry.width, entry.height):
-            raise coco.DataCorruptError(f"image '{self.image_root / entry.file_name}' is {image.size[0]}x{image.size[1]}, "
+            raise DataCorruptError(f"image '{self.image_root / entry.file_name}' is {image.size[0]}x{image.size[1]}, "
                                         f"its annotation says {entry.width}x{entry.height}: re-extract it")
         mask = coco.apply_crowd(self.masks.get(entry), self.crowd)
         pixels = np.asarray(image, dtype=np.uint8)
@@ -111,8 +112,7 @@ class CocoPersonDataModule(pl.LightningDataModule):
     def __init__(self, data_dir: str = "data/coco", batch_size: int = 16, crop_size: int = 224,
                  eval_batch_size: int = 8, eval_size: int = 640, selection: str = "balanced", split_seed: int = 0,
                  crowd: str = "foreground", cache_dir: str | None = None, seed: int = 0, num_workers: int = 8,
-                 persistent_workers: bool = False, smoke: bool = False, download: bool = False,
-                 device_loader: str = "auto", channels_last: bool = False) -> None:
+                 persistent_workers: bool = False, smoke: bool = False, download: bool = False) -> None:
         super().__init__()
         if selection not in coco.SELECTIONS:
             raise ValueError(f"dataset.selection={selection!r} is invalid: choose one of {', '.join(coco.SELECTIONS)}")
@@ -121,8 +121,6 @@ class CocoPersonDataModule(pl.LightningDataModule):
         for key, value in (("crop_size", crop_size), ("eval_size", eval_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 32 or value % 32:
                 raise ValueError(f"dataset.{key}={value!r} is invalid: must be a multiple of 32 (the encoder's stride), >= 32")
-        if device_loader not in ("auto", "torchvision"):
-            raise ValueError(f"dataset.device_loader for COCO must be auto or torchvision; got {device_loader!r}")
         self.data_dir = data_dir
         self.batch_size, self.crop_size = int(batch_size), int(crop_size)
         self.eval_batch_size, self.eval_size = int(eval_batch_size), int(eval_size)
@@ -160,7 +158,7 @@ class CocoPersonDataModule(pl.LightningDataModule):
             if self.smoke:
                 chosen = chosen[:SMOKE_SIZES[split]]
             self.counts[split] = {**counts, "selected": len(chosen),
-                                  "selected_with_person": sum(1 for e in chosen if e.persons)}
+                                  "selected_with_person": sum(1 for e in chosen if e.has_person)}
             masks = coco.MaskCache(Path(self.cache_dir) / "masks" if self.cache_dir else None, split)
             root = coco.image_dir(self.data_dir, split)
             if split == "train":
@@ -175,7 +173,7 @@ class CocoPersonDataModule(pl.LightningDataModule):
         """The parsed annotation index, from the cache when the annotation file is unchanged."""
         ann = coco.annotation_path(self.data_dir, split)
         stat = ann.stat()
-        key = (str(ann.resolve()), stat.st_size, stat.st_mtime_ns)
+        key = (INDEX_FORMAT, str(ann.resolve()), stat.st_size, stat.st_mtime_ns)
         cache = Path(self.cache_dir) / f"index_{coco.SPLIT_DIRS[split]}.pkl" if self.cache_dir else None
         if cache is not None and cache.is_file():
             try:
@@ -209,4 +207,4 @@ class CocoPersonDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> Any:
         raise ValueError("COCO-2017 person segmentation has no labelled test split (test2017 has no annotations): "
-                         "set eval_test_every_epoch=false (task=coco_person_fpn does)")
+                         "set eval_test_every_epoch=false (experiment=rame_coco does)")

@@ -46,7 +46,8 @@ def write_fake_coco(root: Path, n_train: int, n_val: int, height: int = 96, widt
 
 
 def _overrides(data: Path, runs: Path, epochs: int, encoder: str) -> list[str]:
-    return ["task=coco_person_fpn", f"model.encoder={encoder}", "optimizer=adam", "lr=0.001", f"epochs={epochs}",
+    return ["model=fpn_resnet152", "dataset=coco_person", "module=segmentation", "eval_test_every_epoch=false",
+            f"model.encoder={encoder}", "optimizer=adam", "lr=0.001", f"epochs={epochs}",
             f"dataset.data_dir={data}", f"dataset.cache_dir={data / 'cache'}", "dataset.selection=all",
             "dataset.crop_size=64", "dataset.input_shape=[3,64,64]", "dataset.eval_size=128", "dataset.batch_size=8",
             "dataset.eval_batch_size=8", "dataset.num_workers=0", "logger=csv", "seed=0", f"paths.runs={runs}"]

@@ -43,8 +43,8 @@ def test_crowd_modes() -> None:
 
 
 def _fake(n_images: int, n_persons: int) -> list[coco.ImageEntry]:
-    person = ((([0, 0, 1, 0, 1, 1],), 0),)
-    return [coco.ImageEntry(i, f"{i}.jpg", 4, 4, person if i < n_persons else ()) for i in range(n_images)]
+    person = '[[[[0, 0, 1, 0, 1, 1]], 0]]'
+    return [coco.ImageEntry(i, f"{i}.jpg", 4, 4, person if i < n_persons else "[]") for i in range(n_images)]
 
 
 @pytest.mark.parametrize("images, persons, paper", [(118_287, 64_115, 108_344), (5_000, 2_693, 4_614)])
@@ -52,7 +52,7 @@ def test_balanced_selection_gives_the_papers_counts(images: int, persons: int, p
     """COCO-2017 train/val image and person-image counts -> RAME's 108,344 / 4,614, half with persons."""
     chosen = coco.select(_fake(images, persons), "balanced", split_seed=0)
     assert len(chosen) == paper
-    assert sum(1 for e in chosen if e.persons) == paper // 2
+    assert sum(1 for e in chosen if e.has_person) == paper // 2
     assert len({e.image_id for e in chosen}) == paper
 
 
@@ -88,7 +88,11 @@ def test_data_module_batches_counts_and_cache(coco_root: Path, tmp_path: Path) -
     # image 6 (20x24) is padded to 32x32 and its padding is ignored
     train = dm.datasets["train"]
     i6 = [e.image_id for e in train.entries].index(6)
+    train.flip = False
     _, y6 = train[i6]
+    train.flip = True
+    flipped = {tuple(train[i6][1][0, :].tolist()) for _ in range(30)}  # row 0: 24 background pixels, then padding
+    assert flipped == {(0,) * 24 + (255,) * 8, (255,) * 8 + (0,) * 24}
     assert (y6[20:, :] == 255).all() and (y6[:, 24:] == 255).all() and (y6[:20, :24] == 0).all()
     # validation: whole images, padded to 64x64
     val = dm.datasets["val"]
