@@ -109,7 +109,7 @@ def write_metrics_csv(run_dir: Path, history: list[dict[str, Any]]) -> None:
 class CellRecord:
     """The record of one cell, rewritten atomically whenever it changes."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path, metric: dict[str, Any]) -> None:
+    def __init__(self, cfg: DictConfig, run_dir: Path, task: type) -> None:
         self.run_dir = run_dir
         self.csv = bool(cfg.logger.get("csv", cfg.logger.get("kind") == "csv"))
         self.enabled = env_global_rank() == 0  # only global rank 0 writes (multi-process cells)
@@ -120,7 +120,8 @@ class CellRecord:
             "status": str(Status.RUNNING),
             "identity": identity(cfg),
             "reproduces": OmegaConf.to_container(cfg.reproduces) if cfg.reproduces else None,
-            "metric": metric,
+            "metric": task.metric.to_dict(),  # the selection metric: name, mode, unit, scale, label
+            "metrics": {name: m.to_dict() for name, m in task.metrics().items()},
             "budget": budget(cfg),
             "config": OmegaConf.to_container(cfg, resolve=True),
             "history": [],
@@ -236,7 +237,7 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
     run_dir.mkdir(parents=True, exist_ok=True)
 
     smoke = bool(cfg.get("smoke", False))
-    record = CellRecord(cfg, run_dir, task_class(cfg).metric.to_dict())
+    record = CellRecord(cfg, run_dir, task_class(cfg))
     tracker = None
 
     def on_epoch(entries: list[dict[str, Any]]) -> None:

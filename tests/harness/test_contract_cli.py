@@ -46,7 +46,7 @@ def test_language_model_sweeps_through_the_cli_into_a_perplexity_table(tmp_path:
     assert results_main(["table", "default", "--runs", str(runs)]) == 0
     table = (runs / "default" / "_results" / "table.md").read_text()
     row = next(line for line in table.splitlines() if "| sgd |" in line and "model /" not in line)  # the summary row
-    assert f"| sgd | {best['identity']['lr']:g} | {best['best']['val_ppl']:.3f} |" in row
+    assert f"| sgd | {best['identity']['lr']:g} | {best['best']['val_ppl']:.2f} |" in row
     assert "%" not in table  # perplexity, not a percentage
 
 
