@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from tasks.base import TaskData
 from tasks.segmentation import coco
 from tasks.vision.errors import DataCorruptError, DataNotFoundError
 from tasks.vision.loaders import make_loader
@@ -95,7 +95,7 @@ def _random_crop(pixels: np.ndarray, mask: np.ndarray, size: int) -> tuple[Tenso
     return _pad(pixels, mask, size, size, 0, 0)
 
 
-class CocoPersonDataModule(pl.LightningDataModule):
+class CocoPersonDataModule(TaskData):
     """COCO-2017 person masks: train2017 for training, val2017 for validation (no labelled test split).
 
     Args:
@@ -192,19 +192,18 @@ class CocoPersonDataModule(pl.LightningDataModule):
             tmp.replace(cache)
         return entries, counts
 
-    def _loader(self, split: str, train: bool) -> DataLoader:
-        if not self.datasets:
+    def split_loader(self, split: str) -> DataLoader:
+        """``train`` (shuffled by ``(seed, epoch)``, random crops) or ``val`` (whole images, in order).
+
+        Under DDP, Lightning puts a ``DistributedSampler`` into these DataLoaders (the runner's
+        contract); COCO-2017 has no labelled ``test`` split.
+        """
+        if split == "test":
+            raise ValueError("COCO-2017 person segmentation has no labelled test split (test2017 has no annotations): "
+                             "set eval_test_every_epoch=false (experiment=rame_coco does)")
+        if split not in self.datasets and not self.datasets:
             self.setup("fit")
+        train = split == "train"
         return make_loader(self.datasets[split], self.batch_size if train else self.eval_batch_size,
                            shuffle=train, seed=self.seed, num_workers=self.num_workers,
                            persistent_workers=self.persistent_workers)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
-
-    def test_dataloader(self) -> Any:
-        raise ValueError("COCO-2017 person segmentation has no labelled test split (test2017 has no annotations): "
-                         "set eval_test_every_epoch=false (experiment=rame_coco does)")

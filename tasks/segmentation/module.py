@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from tasks import Diverged
-from tasks.module import OptimizerFactory, SchedulerFactory, TaskModule
+from tasks.base import OptimizerFactory, SchedulerFactory, Task
+from tasks.metric import IOU
 from tasks.segmentation.losses import bce_dice, iou_counts
 from tasks.segmentation.model import RANDOM_INIT_NOTE
 
@@ -25,9 +25,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class SegmentationModule(TaskModule):
-    metric = "iou"
-    metric_mode = "max"
+class SegmentationModule(Task):
+    metric = IOU
     logged_keys = ("train_loss", "val_loss", "val_iou")
 
     def __init__(self, model: nn.Module, optimizer_factory: OptimizerFactory,
@@ -56,21 +55,13 @@ class SegmentationModule(TaskModule):
         sums = self._train_sums
         sums[0] += loss.detach().double()
         sums[1] += 1
-        if batch_idx % self.divergence_check_every == 0 and self._any_rank(not torch.isfinite(sums[0])):
-            raise Diverged(f"training loss became non-finite at epoch {self.current_epoch}, batch {batch_idx}")
+        self.check_finite(sums[0], "training loss", step=batch_idx)
         return loss
-
-    def _any_rank(self, flag: bool) -> bool:
-        trainer = self._trainer
-        if trainer is None or trainer.world_size <= 1:
-            return bool(flag)
-        return trainer.strategy.reduce_boolean_decision(bool(flag), all=False)
 
     def on_train_epoch_end(self) -> None:
         sums = self.trainer.strategy.reduce(self._train_sums, reduce_op="sum")
         train_loss = (sums[0] / sums[1].clamp_min(1)).item()
-        if train_loss != train_loss or abs(train_loss) == float("inf"):
-            raise Diverged(f"training loss became non-finite in epoch {self.current_epoch}")
+        self.check_finite(train_loss, "training loss")
         self.log("train_loss", train_loss, on_epoch=True, sync_dist=False)
 
     # --- validation -----------------------------------------------------------------------
@@ -94,6 +85,11 @@ class SegmentationModule(TaskModule):
         values = {"val_loss": (sums[0] / sums[1]).item(),
                   "val_iou": (sums[2] / sums[3]).item() if sums[3].item() > 0 else 1.0}
         self.log_dict(values, on_epoch=True, sync_dist=False, add_dataloader_idx=False)
+
+    @classmethod
+    def fit_check(cls, model: nn.Module, batch: Any) -> None:
+        """The plan-time forward pass on the uint8 example crops, as ``forward`` feeds them (float)."""
+        model.eval()(batch[0].float())
 
     def record_extras(self) -> dict[str, Any] | None:
         """``encoder_init`` (where the encoder weights came from) and, for a random init, ``warning``."""

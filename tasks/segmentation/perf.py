@@ -56,21 +56,22 @@ def _overrides(data: Path, runs: Path, epochs: int, encoder: str) -> list[str]:
 def plain_loop(cfg) -> float:
     """Train ``cfg`` with a hand-written loop (same data, model, optimizer, loss, metrics); wall seconds."""
     from bench.cell import optimizer_factory, scheduler_factory
-    from bench.config import DATASET_METADATA_KEYS, build, finalize
+    from bench.config import build, build_data, finalize
     from tasks.segmentation.losses import bce_dice, iou_counts
     from tasks.segmentation.module import IMAGENET_MEAN, IMAGENET_STD
 
     tic = time.perf_counter()
     cfg = finalize(cfg)
     torch.manual_seed(int(cfg.seed))
-    data = build(cfg.dataset, DATASET_METADATA_KEYS)
+    data = build_data(cfg)
     data.setup("fit")
     model = build(cfg.model)
     optimizer = optimizer_factory(cfg)(model.parameters())
     scheduler = scheduler_factory(cfg)(optimizer)["scheduler"]
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
-    train, val = data.train_dataloader(), data.val_dataloader()
+    train, val = data.split_loader("train"), data.split_loader("val")
+    per_step = cfg.schedule.get("interval", "epoch") == "step"
     for epoch in range(int(cfg.epochs)):
         model.train()
         train.sampler.set_epoch(epoch)
@@ -81,7 +82,10 @@ def plain_loop(cfg) -> float:
             loss.backward()
             optimizer.step()
             loss_sum += loss.detach().double()
-        scheduler.step()
+            if per_step:
+                scheduler.step()
+        if not per_step:
+            scheduler.step()
         model.eval()
         with torch.no_grad():
             sums = torch.zeros(4, dtype=torch.float64)
