@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from tasks.base import OptimizerFactory, SchedulerFactory, Task
 from tasks.metric import IOU
 from tasks.segmentation.losses import bce_dice, iou_counts
-from tasks.segmentation.model import RANDOM_INIT_NOTE
+from tasks.segmentation.models import RANDOM_INIT_NOTE
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

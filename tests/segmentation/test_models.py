@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision
 
-from tasks.segmentation.model import RANDOM_INIT_NOTE, fpn
+from tasks.segmentation.models import RANDOM_INIT_NOTE, fpn
 from tasks.vision.errors import DataCorruptError, DataNotFoundError
 
 
