@@ -35,4 +35,7 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
 
 
 def signature() -> str:
-    return str(_metric().get_signature())
+    """sacreBLEU's signature of these settings (it needs one scored corpus to know ``nrefs``)."""
+    metric = _metric()
+    metric.corpus_score(["a"], [["a"]])
+    return str(metric.get_signature())
