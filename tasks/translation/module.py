@@ -34,6 +34,7 @@ from tasks.translation.search import beam_search
 from tasks.translation.vocab import PAD_ID, Dictionary
 
 SPLITS = ("val", "test")
+SAMPLES = 5  # translations kept in the record from the latest BLEU evaluation
 
 
 class TranslationModule(TaskModule):
@@ -58,6 +59,7 @@ class TranslationModule(TaskModule):
         self.average = RunningAverage()
         self._raw_state: dict[str, Tensor] | None = None
         self._averaged_epochs: list[int] = []
+        self._samples: dict[str, list[dict[str, str]]] = {}
 
     @property
     def dictionary(self) -> Dictionary:
@@ -162,6 +164,9 @@ class TranslationModule(TaskModule):
                 metrics[f"{split}_bleu"] = bleu.corpus_bleu(hyps, refs)
         if self._averaged:
             metrics["averaged_checkpoints"] = float(self.average.count)
+        if self._with_bleu:
+            self._samples = {split: [{"hyp": h, "ref": r} for h, r in zip(*self._text[split])][:SAMPLES]
+                             for split in SPLITS}
         self.log_dict(metrics, add_dataloader_idx=False)
         if self._raw_state is not None:
             self.model.load_state_dict(self._raw_state)
@@ -170,7 +175,7 @@ class TranslationModule(TaskModule):
     def record_extras(self) -> dict[str, Any]:
         return {"sacrebleu_signature": bleu.signature(), "sacrebleu_settings": dict(bleu.SACREBLEU_SETTINGS),
                 "bleu": "fairseq-generate --remove-bpe equivalent: tokenised, lower-cased text",
-                "beam": self.beam, "lenpen": self.lenpen, "averaged_epochs": list(self._averaged_epochs)}
+                "beam": self.beam, "lenpen": self.lenpen, "averaged_epochs": list(self._averaged_epochs), "samples": self._samples}
 
     # --- state carried across epochs --------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -85,8 +85,8 @@ def vocab_size(dict_path: str | Path) -> int:
     """Number of ids (specials included) of a prepared ``dict.txt``; one-line error when missing."""
     path = Path(dict_path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no prepared dictionary; run `python -m tasks.translation.prepare "
-                                f"<de-en.tgz> {path.parent}` first (the IWSLT'14 archive is user-supplied)")
+        raise FileNotFoundError(f"{path} missing: run `python -m tasks.translation.prepare <de-en.tgz> "
+                                f"{path.parent}` (IWSLT'14 archive: user-supplied)")
     return len(SPECIALS) + sum(1 for _ in path.open(encoding="utf-8"))
 
 
