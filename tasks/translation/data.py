@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
+from tasks.base import TaskData
 from tasks.tensor_loader import EpochSampler
 from tasks.translation.prepare import OUTPUTS, SOURCE_HINT
 from tasks.translation.vocab import EOS_ID, PAD_ID
@@ -80,23 +80,37 @@ def batch_by_size(src_len: Tensor, tgt_len: Tensor, max_tokens: int, seed: int,
 
 
 class TokenBatches:
-    """Iterable of collated batches; shuffled per epoch from ``(seed, epoch)`` when ``shuffle``."""
+    """Iterable of collated batches; shuffled per epoch from ``(seed, epoch)`` when ``shuffle``.
 
-    def __init__(self, split: Split, max_tokens: int, seed: int = 0, shuffle: bool = False) -> None:
+    With ``world_size > 1`` rank ``r`` takes batches ``r, r + W, ...`` of the (shuffled) order;
+    training (``pad``) wraps the order to a multiple of ``W`` so every rank steps equally often,
+    evaluation gives every batch to exactly one rank.
+    """
+
+    def __init__(self, split: Split, max_tokens: int, seed: int = 0, shuffle: bool = False,
+                 rank: int = 0, world_size: int = 1, pad: bool = True) -> None:
         self.split, self.seed, self.shuffle = split, seed, shuffle
+        self.rank, self.world_size, self.pad = rank, world_size, pad
         self.batches = batch_by_size(split.src_len, split.tgt_len, max_tokens, seed)
         self.sampler = EpochSampler()  # Lightning sets the epoch before each one
         self.batch_sampler = None
 
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self) -> Iterator[Batch]:
-        order = range(len(self.batches))
+    def _order(self) -> list[int]:
+        order = list(range(len(self.batches)))
         if self.shuffle:
             gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.sampler.epoch)
             order = torch.randperm(len(self.batches), generator=gen).tolist()
-        for b in order:
+        if self.world_size > 1:
+            if self.pad and len(order) % self.world_size:
+                order += order[: self.world_size - len(order) % self.world_size]
+            order = order[self.rank:: self.world_size]
+        return order
+
+    def __len__(self) -> int:
+        return len(self._order())
+
+    def __iter__(self) -> Iterator[Batch]:
+        for b in self._order():
             yield self.split.collate(self.batches[b])
 
     @property
@@ -104,15 +118,14 @@ class TokenBatches:
         return int(self.split.tgt_len.sum())
 
 
-class TranslationData(pl.LightningDataModule):
+class TranslationData(TaskData):
     """``{data_dir}/{train,valid,test}.pt`` written by ``python -m tasks.translation.prepare``.
 
     ``train_limit``/``eval_limit`` keep the first N pairs (the CPU-sized ``iwslt_small``).
     """
 
     def __init__(self, data_dir: str, max_tokens: int = 4096, eval_max_tokens: int | None = None,
-                 seed: int = 0, train_limit: int | None = None, eval_limit: int | None = None,
-                 smoke: bool = False) -> None:
+                 seed: int = 0, train_limit: int | None = None, eval_limit: int | None = None) -> None:
         super().__init__()
         self.data_dir = Path(data_dir)
         self.max_tokens = int(max_tokens)
@@ -126,6 +139,7 @@ class TranslationData(pl.LightningDataModule):
                 f"{self.data_dir}` ({SOURCE_HINT})" for name in OUTPUTS if not (self.data_dir / name).is_file()]
 
     def example_batch(self) -> Batch:
+        """Two sentence pairs of ids (no file access), for the plan-time fit check."""
         src = torch.tensor([[5, 6, 7, EOS_ID], [8, 9, EOS_ID, PAD_ID]])
         tgt = torch.tensor([[10, 11, EOS_ID], [12, EOS_ID, PAD_ID]])
         prev = torch.tensor([[EOS_ID, 10, 11], [EOS_ID, 12, PAD_ID]])
@@ -135,18 +149,19 @@ class TranslationData(pl.LightningDataModule):
         problems = self.preflight()
         if problems:
             raise FileNotFoundError(problems[0])
-        for split, limit in (("train", self.train_limit), ("valid", self.eval_limit), ("test", self.eval_limit)):
+        for split, file, limit in (("train", "train", self.train_limit), ("val", "valid", self.eval_limit),
+                                   ("test", "test", self.eval_limit)):
             if split not in self.splits:
-                self.splits[split] = Split(torch.load(self.data_dir / f"{split}.pt"), limit)
+                self.splits[split] = Split(torch.load(self.data_dir / f"{file}.pt"), limit)
 
-    def train_dataloader(self) -> TokenBatches:
-        return TokenBatches(self.splits["train"], self.max_tokens, self.seed, shuffle=True)
-
-    def val_dataloader(self) -> TokenBatches:
-        return TokenBatches(self.splits["valid"], self.eval_max_tokens, 0)
-
-    def test_dataloader(self) -> TokenBatches:
-        return TokenBatches(self.splits["test"], self.eval_max_tokens, 0)
+    def split_loader(self, split: str) -> TokenBatches:
+        if not self.splits:
+            self.setup("fit")
+        rank, world = self.rank_and_world()
+        if split == "train":
+            return TokenBatches(self.splits["train"], self.max_tokens, self.seed, shuffle=True,
+                                rank=rank, world_size=world, pad=True)
+        return TokenBatches(self.splits[split], self.eval_max_tokens, 0, rank=rank, world_size=world, pad=False)
 
     def describe(self) -> dict[str, Any]:
         return {s: len(v) for s, v in self.splits.items()}

@@ -161,7 +161,10 @@ class Transformer(nn.Module):
         if vocab_size is None:
             if dict_path is None:
                 raise ValueError("model: give vocab_size or dict_path (the prepared dict.txt)")
-            vocab_size = read_vocab_size(Path(dict_path))
+            if torch.empty(0).is_meta and not Path(dict_path).is_file():
+                vocab_size = 8  # plan-time fit check on the meta device: shapes only; the data's preflight names the file
+            else:
+                vocab_size = read_vocab_size(Path(dict_path))
         self.vocab_size, self.embed_dim = int(vocab_size), embed_dim
         self.embed = nn.Embedding(self.vocab_size, embed_dim, padding_idx=PAD_ID)
         nn.init.normal_(self.embed.weight, mean=0.0, std=embed_dim ** -0.5)

@@ -8,7 +8,7 @@
   ``{val,test}_loss`` / ``_nll`` / ``_ppl`` per target token; beam-search BLEU
   (``{val,test}_bleu``, :mod:`.bleu`) every ``bleu_every`` epochs (0: only at the end).
 - the last ``average_last`` epochs' weights are summed (:class:`.averaging.RunningAverage`);
-  the final evaluation uses their mean, as the reference's ``average_checkpoints.py
+  the final evaluation uses their mean (under a step budget: the final weights), as the reference's ``average_checkpoints.py
   --num-epoch-checkpoints 5`` + ``generate.py``, and writes it to ``<run dir>/averaged.pt``.
   The raw weights are put back afterwards, so ``last.ckpt`` stays the training state.
 - selection metric: ``bleu`` (max). Over a sweep ``results`` picks by ``val_bleu``, which is
@@ -25,21 +25,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tasks import Diverged
-from tasks.module import OptimizerFactory, SchedulerFactory, TaskModule
+from tasks.base import SPLITS, OptimizerFactory, SchedulerFactory, Task
+from tasks.metric import BLEU
 from tasks.translation import bleu
 from tasks.translation.averaging import RunningAverage
 from tasks.translation.model import Transformer
 from tasks.translation.search import beam_search
 from tasks.translation.vocab import PAD_ID, Dictionary
 
-SPLITS = ("val", "test")
 SAMPLES = 5  # translations kept in the record from the latest BLEU evaluation
 
 
-class TranslationModule(TaskModule):
-    metric = "bleu"
-    metric_mode = "max"
+class TranslationModule(Task):
+    metric = BLEU
+    logged_keys = ("train_loss", "val_loss", "val_nll", "val_ppl", "val_bleu",
+                   "test_loss", "test_nll", "test_ppl", "test_bleu")
 
     def __init__(self, model: Transformer, optimizer_factory: OptimizerFactory,
                  scheduler_factory: SchedulerFactory | None = None, dict_path: str | None = None,
@@ -91,21 +91,29 @@ class TranslationModule(TaskModule):
         loss = loss_sum / ntokens
         self._train_sums[0] += loss_sum.detach().double()
         self._train_sums[1] += ntokens
-        if batch_idx % self.divergence_check_every == 0 and not torch.isfinite(self._train_sums[0]):
-            raise Diverged(f"training loss became non-finite at epoch {self.current_epoch}, batch {batch_idx}")
+        self.check_finite(self._train_sums[0], "training loss", step=batch_idx)
         return loss
 
     def on_train_epoch_end(self) -> None:
         sums = self.trainer.strategy.reduce(self._train_sums, reduce_op="sum")
         value = (sums[0] / sums[1].clamp_min(1)).item()
-        if not math.isfinite(value):
-            raise Diverged(f"training loss became non-finite in epoch {self.current_epoch}")
+        self.check_finite(value, "training loss")
         self.log("train_loss", value)
 
+    @classmethod
+    def fit_check(cls, model: Transformer, batch: tuple[Tensor, Tensor, Tensor]) -> None:
+        src, prev, _ = batch
+        model.eval()(src, prev)
+
     # --- evaluation -------------------------------------------------------------------------------
+    def _epoch_budget(self) -> bool:
+        return self.trainer.max_epochs is not None and self.trainer.max_epochs > 0
+
     def _final_epoch(self) -> bool:
-        max_epochs = self.trainer.max_epochs if self._trainer is not None else None
-        return max_epochs is not None and self.current_epoch == max_epochs - 1
+        """The last evaluation: the last epoch, or (step budget) the one after the stop request."""
+        if self._epoch_budget():
+            return self.current_epoch == self.trainer.max_epochs - 1
+        return bool(self.trainer.should_stop)
 
     def _fitting(self) -> bool:
         return self._trainer is not None and self.trainer.training is False and self.trainer.state.fn == "fit" \
@@ -118,11 +126,11 @@ class TranslationModule(TaskModule):
         if not self._fitting():
             self._with_bleu = True
             return
-        max_epochs = self.trainer.max_epochs
-        if self.current_epoch >= max_epochs - self.average_last:
+        final = self._final_epoch()
+        # epoch budget: the last ``average_last`` epochs; step budget: the final weights only
+        if (self.current_epoch >= self.trainer.max_epochs - self.average_last) if self._epoch_budget() else final:
             self.average.add(self.model.state_dict())
             self._averaged_epochs.append(int(self.current_epoch))
-        final = self._final_epoch()
         self._with_bleu = final or (self.bleu_every > 0 and (self.current_epoch + 1) % self.bleu_every == 0)
         if final and self.average.count > 0:
             self._raw_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -159,7 +167,7 @@ class TranslationModule(TaskModule):
             metrics[f"{split}_loss"] = (sums[0] / sums[2]).item()
             metrics[f"{split}_nll"] = (sums[1] / sums[2]).item()
             metrics[f"{split}_ppl"] = math.exp(min(metrics[f"{split}_nll"], 700.0))
-            hyps, refs = self._text[split]
+            hyps, refs = self._gathered(*self._text[split])
             if self._with_bleu and hyps:
                 metrics[f"{split}_bleu"] = bleu.corpus_bleu(hyps, refs)
         if self._averaged:
@@ -171,6 +179,14 @@ class TranslationModule(TaskModule):
         if self._raw_state is not None:
             self.model.load_state_dict(self._raw_state)
             self._raw_state = None
+
+    def _gathered(self, hyps: list[str], refs: list[str]) -> tuple[list[str], list[str]]:
+        """Every rank's translations (BLEU is a corpus statistic, not a sum of per-rank scores)."""
+        if self._trainer is None or self.trainer.world_size <= 1 or not self._with_bleu:
+            return hyps, refs
+        parts: list[Any] = [None] * self.trainer.world_size
+        torch.distributed.all_gather_object(parts, (hyps, refs))
+        return [h for p in parts for h in p[0]], [r for p in parts for r in p[1]]
 
     def record_extras(self) -> dict[str, Any]:
         return {"sacrebleu_signature": bleu.signature(), "sacrebleu_settings": dict(bleu.SACREBLEU_SETTINGS),

@@ -65,7 +65,7 @@ def plain_loop(cfg: DictConfig) -> tuple[float, int]:
     scheduler = scheduler_factory(cfg)(optimizer)["scheduler"]
     mod = cfg.module
     dictionary = Dictionary.load(Path(mod.dict_path))
-    train, evals = data.train_dataloader(), [data.val_dataloader(), data.test_dataloader()]
+    train, evals = data.split_loader("train"), [data.split_loader("val"), data.split_loader("test")]
     average, tokens, epochs = RunningAverage(), 0, int(cfg.epochs)
     for epoch in range(epochs):
         model.train()
