@@ -168,10 +168,8 @@ class TranslationModule(Task):
             metrics[f"{split}_nll"] = (sums[1] / sums[2]).item()
             metrics[f"{split}_ppl"] = math.exp(min(metrics[f"{split}_nll"], 700.0))
             hyps, refs = self._gathered(*self._text[split])
-            if self._with_bleu and hyps:
-                metrics[f"{split}_bleu"] = bleu.corpus_bleu(hyps, refs)
-        if self._averaged:
-            metrics["averaged_checkpoints"] = float(self.average.count)
+            # every evaluation logs every key (NaN: not decoded this time), so no row shows an older BLEU
+            metrics[f"{split}_bleu"] = bleu.corpus_bleu(hyps, refs) if self._with_bleu and hyps else math.nan
         if self._with_bleu:
             self._samples = {split: [{"hyp": h, "ref": r} for h, r in zip(*self._text[split])][:SAMPLES]
                              for split in SPLITS}
