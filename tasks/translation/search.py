@@ -46,7 +46,7 @@ def beam_search(scorer: Scorer, state: Any, batch: int, beam: int = 5, max_len: 
     ``state`` must already hold ``batch x beam`` rows (sentence ``i``'s beams at rows
     ``i*beam ... i*beam + beam - 1``); ``max_len`` may be one number or one per sentence.
     """
-    max_lens = torch.as_tensor(max_len, device=device).expand(batch).long()
+    max_lens = torch.as_tensor(max_len).cpu().expand(batch).long()  # host copy: no device sync per step
     limit = int(max_lens.max())
     tokens = torch.full((batch * beam, 1), eos, dtype=torch.long, device=device)
     scores = torch.zeros(batch, beam, device=device)
@@ -56,8 +56,9 @@ def beam_search(scorer: Scorer, state: Any, batch: int, beam: int = 5, max_len: 
         lprobs = scorer.decode_step(tokens[:, -1], state).float()
         vocab = lprobs.shape[-1]
         lprobs = _mask_specials(lprobs, step, min_len, limit, eos, pad)
-        over = (step >= max_lens).repeat_interleave(beam)  # per-sentence length limit
-        if over.any():
+        over_host = step >= max_lens  # per-sentence length limit
+        if over_host.any():
+            over = over_host.repeat_interleave(beam).to(lprobs.device)
             eos_scores = lprobs[over, eos].clone()
             lprobs[over] = -float("inf")
             lprobs[over, eos] = eos_scores
@@ -69,14 +70,16 @@ def beam_search(scorer: Scorer, state: Any, batch: int, beam: int = 5, max_len: 
         top_beam, top_tok = top_idx // vocab, top_idx % vocab
         is_eos = top_tok.eq(eos) & torch.isfinite(top_scores)
         length = step + 1
-        for b in torch.nonzero((is_eos[:, :beam]).any(dim=1) & ~done).flatten().tolist():
-            for j in range(beam):
-                if not is_eos[b, j] or len(finished[b]) >= beam:
-                    continue
-                hyp = tokens[b * beam + int(top_beam[b, j]), 1:].tolist()
-                finished[b].append((float(top_scores[b, j]) / length ** lenpen, hyp))
-            if len(finished[b]) >= beam:
-                done[b] = True
+        ending = is_eos[:, :beam] & ~done[:, None]  # </s> among the first `beam` candidates
+        if bool(ending.any()):  # one host transfer per step that finishes something
+            rows, cols = ending.nonzero(as_tuple=True)
+            hyps = tokens[rows * beam + top_beam[rows, cols], 1:].tolist()
+            normed = (top_scores[rows, cols] / length ** lenpen).tolist()
+            for b, score, hyp in zip(rows.tolist(), normed, hyps):  # in rank order within a sentence
+                if len(finished[b]) < beam:
+                    finished[b].append((score, hyp))
+                    if len(finished[b]) == beam:
+                        done[b] = True
         if bool(done.all()) or step == limit:
             break
         # refill the beam with the best extensions that do not end the sentence
