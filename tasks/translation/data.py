@@ -82,16 +82,24 @@ def batch_by_size(src_len: Tensor, tgt_len: Tensor, max_tokens: int, seed: int,
 class TokenBatches:
     """Iterable of collated batches; shuffled per epoch from ``(seed, epoch)`` when ``shuffle``.
 
-    With ``world_size > 1`` rank ``r`` takes batches ``r, r + W, ...`` of the (shuffled) order;
-    training (``pad``) wraps the order to a multiple of ``W`` so every rank steps equally often,
-    evaluation gives every batch to exactly one rank.
+    With ``world_size > 1``, training (``pad``) gives rank ``r`` batches ``r, r + W, ...`` of the
+    shuffled order, wrapped to a multiple of ``W`` so every rank steps equally often; evaluation
+    gives rank ``r`` the sentences ``r, r + W, ...`` batched on their own, so every sentence is
+    scored exactly once and every rank has a batch (Lightning requires one) when ``n >= W``.
     """
 
     def __init__(self, split: Split, max_tokens: int, seed: int = 0, shuffle: bool = False,
                  rank: int = 0, world_size: int = 1, pad: bool = True) -> None:
         self.split, self.seed, self.shuffle = split, seed, shuffle
         self.rank, self.world_size, self.pad = rank, world_size, pad
-        self.batches = batch_by_size(split.src_len, split.tgt_len, max_tokens, seed)
+        if world_size > 1 and not pad:
+            mine = torch.arange(rank, len(split), world_size)
+            if len(mine) == 0:
+                raise ValueError(f"{len(split)} sentences cannot give each of {world_size} ranks one")
+            local = batch_by_size(split.src_len[mine], split.tgt_len[mine], max_tokens, seed)
+            self.batches = [[int(mine[i]) for i in b] for b in local]
+        else:
+            self.batches = batch_by_size(split.src_len, split.tgt_len, max_tokens, seed)
         self.sampler = EpochSampler()  # Lightning sets the epoch before each one
         self.batch_sampler = None
 
@@ -100,8 +108,8 @@ class TokenBatches:
         if self.shuffle:
             gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.sampler.epoch)
             order = torch.randperm(len(self.batches), generator=gen).tolist()
-        if self.world_size > 1:
-            if self.pad and len(order) % self.world_size:
+        if self.world_size > 1 and self.pad:
+            if len(order) % self.world_size:
                 order += order[: self.world_size - len(order) % self.world_size]
             order = order[self.rank:: self.world_size]
         return order

@@ -24,7 +24,7 @@ def _finite(value) -> bool:
 
 
 TINY = ["model.embed_dim=16", "model.ffn_dim=32", "model.heads=2", "model.encoder_layers=1",
-        "model.decoder_layers=1", "module.max_len_b=6", "schedule.warmup_updates=4", "trainer=cpu"]
+        "model.decoder_layers=1", "module.max_len_b=6", "schedule.warmup_updates=4"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_tiny_cell_runs_records_bleu_and_fills_the_table(data: Path, tmp_path: Path, capsys) -> None:
     runs = tmp_path / "runs"
     code = run_bench("experiment=adamomentum_table6", "+smoke=true", "optimizer=adamomentum", "seeds=[0]",
-                     *TINY, f"paths.data={data}", f"paths.runs={runs}")
+                     *TINY, "trainer=cpu", f"paths.data={data}", f"paths.runs={runs}")
     assert code == 0
     (cell,) = sorted((runs / "adamomentum_table6").glob("adamomentum_*/record.json"))
     record = json.loads(cell.read_text())
@@ -79,7 +79,7 @@ def test_tiny_cell_runs_records_bleu_and_fills_the_table(data: Path, tmp_path: P
 def test_bleu_every_n_epochs_and_no_stale_rows(data: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     assert run_bench("experiment=iwslt_small", "optimizer=adam", "epochs=4", "module.bleu_every=2",
-                     "module.average_last=1", *TINY, f"paths.data={data}", f"paths.runs={runs}") == 0
+                     "module.average_last=1", *TINY, "trainer=cpu", f"paths.data={data}", f"paths.runs={runs}") == 0
     (cell,) = (runs / "iwslt_small").glob("*/record.json")
     record = json.loads(cell.read_text())
     assert record["status"] == "ok", record.get("error")
@@ -87,3 +87,17 @@ def test_bleu_every_n_epochs_and_no_stale_rows(data: Path, tmp_path: Path) -> No
     assert with_bleu == [False, True, False, True]  # epochs 2 and 4 (the final) decode; none carried over
     assert record["extras"]["averaged_epochs"] == [3]
     assert all(isinstance(h["val_loss"], float) for h in record["history"])
+
+
+@pytest.mark.slow
+def test_two_process_ddp_cell_gathers_bleu_across_ranks(data: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    args = ["experiment=iwslt_small", "optimizer=adam", "epochs=2", *TINY, f"paths.data={data}"]
+    assert run_bench(*args, "trainer=ddp_cpu", f"paths.runs={runs}/ddp") == 0
+    assert run_bench(*args, "trainer=cpu", f"paths.runs={runs}/one") == 0
+    ddp, one = (json.loads(next((runs / k / "iwslt_small").glob("*/record.json")).read_text()) for k in ("ddp", "one"))
+    assert ddp["status"] == "ok" and ddp["world_size"] == 2, ddp.get("error")
+    # each rank scores half the sentences; gathered, the corpus statistics are the whole test set's
+    assert len(ddp["extras"]["samples"]["test"]) <= 5 and _finite(ddp["history"][-1]["test_bleu"])
+    for key in ("val_loss", "test_loss", "test_nll"):
+        assert math.isclose(ddp["history"][-1][key], one["history"][-1][key], rel_tol=1e-4)

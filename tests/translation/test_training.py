@@ -64,6 +64,8 @@ def test_epoch_shuffle_and_rank_shards() -> None:
     evals = [TokenBatches(split, 128, rank=r, world_size=3, pad=False) for r in range(3)]
     seen = sorted(i for e in evals for b in e._order() for i in e.batches[b])
     assert seen == list(range(200))  # evaluation: each pair on exactly one rank
+    few = _split([(5, 5), (6, 6), (7, 7)])  # one batch in all: still one per rank
+    assert [len(TokenBatches(few, 4096, rank=r, world_size=2, pad=False)) for r in range(2)] == [1, 1]
 
 
 def test_bf16_autocast_trains_and_decodes_on_cpu() -> None:
