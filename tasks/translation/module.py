@@ -29,7 +29,7 @@ from tasks.base import SPLITS, OptimizerFactory, SchedulerFactory, Task
 from tasks.metric import BLEU
 from tasks.translation import bleu
 from tasks.translation.averaging import RunningAverage
-from tasks.translation.model import Transformer
+from tasks.translation.models import Transformer
 from tasks.translation.search import beam_search
 from tasks.translation.vocab import PAD_ID, Dictionary
 

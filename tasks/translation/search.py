@@ -1,7 +1,7 @@
 """Beam search and greedy decoding over any incremental scorer.
 
 A scorer has ``decode_step(tokens (N,), state) -> log-probs (N, V)`` and
-``reorder(state, index) -> state`` (:class:`tasks.translation.model.Transformer` is one); the
+``reorder(state, index) -> state`` (:class:`tasks.translation.models.Transformer` is one); the
 state holds ``N = batch x beam`` rows. The search follows fairseq's ``SequenceGenerator``
 (beam 5, ``--lenpen 1.0``, ``max_len_b`` 200 as fairseq-generate's defaults): decoding starts
 from ``</s>``; each step keeps the best ``2 x beam`` extensions; an extension ending in ``</s>``

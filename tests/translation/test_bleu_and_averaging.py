@@ -9,7 +9,7 @@ import torch
 
 from tasks.translation.averaging import RunningAverage, average_state_dicts
 from tasks.translation.bleu import corpus_bleu, remove_bpe, signature
-from tasks.translation.model import Transformer
+from tasks.translation.models import Transformer
 
 HYPS = ["the cat sat on the mat", "it &apos;s a &quot; test &quot; .", "no match here"]
 REFS = ["the cat sat on a mat", "it &apos;s a &quot; test &quot; !", "entirely different words ."]

@@ -12,7 +12,7 @@ import torch
 from results.__main__ import main as results_main
 from tasks.translation.bleu import corpus_bleu, remove_bpe
 from tasks.translation.data import Split, TokenBatches
-from tasks.translation.model import Transformer
+from tasks.translation.models import Transformer
 from tasks.translation.prepare import prepare
 from tasks.translation.search import beam_search
 from tasks.translation.vocab import PAD_ID, Dictionary

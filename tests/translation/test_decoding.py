@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from tasks.translation.model import Transformer
+from tasks.translation.models import Transformer
 from tasks.translation.search import beam_search, greedy
 from tasks.translation.vocab import EOS_ID, PAD_ID
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from tasks.translation.data import Split, TokenBatches, batch_by_size
-from tasks.translation.model import Transformer
+from tasks.translation.models import Transformer
 from tasks.translation.module import TranslationModule
 from tasks.translation.search import beam_search
 from tasks.translation.vocab import EOS_ID, PAD_ID, pack
