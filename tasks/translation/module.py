@@ -1,5 +1,7 @@
 """Translation as a LightningModule: label-smoothed cross-entropy, beam-search BLEU.
 
+- budgets: epochs (the recipe) or ``max_steps``/``eval_every`` (then ``train_loss`` is the mean
+  since the previous evaluation and only the final weights are "averaged").
 - training: ``F.cross_entropy(label_smoothing=0.1, ignore_index=<pad>)`` summed over target
   tokens and divided by their number (fairseq's ``label_smoothed_cross_entropy`` with
   ``sentence_avg`` off: the same formula, ``(1-e)·nll + e/V·sum(-log p)``); logs ``train_loss``
@@ -94,11 +96,15 @@ class TranslationModule(Task):
         self.check_finite(self._train_sums[0], "training loss", step=batch_idx)
         return loss
 
-    def on_train_epoch_end(self) -> None:
+    def _train_loss(self) -> float:
         sums = self.trainer.strategy.reduce(self._train_sums, reduce_op="sum")
         value = (sums[0] / sums[1].clamp_min(1)).item()
         self.check_finite(value, "training loss")
-        self.log("train_loss", value)
+        return value
+
+    def on_train_epoch_end(self) -> None:
+        if self._epoch_budget():
+            self.log("train_loss", self._train_loss())
 
     @classmethod
     def fit_check(cls, model: Transformer, batch: tuple[Tensor, Tensor, Tensor]) -> None:
@@ -160,6 +166,9 @@ class TranslationModule(Task):
 
     def on_validation_epoch_end(self) -> None:
         metrics: dict[str, float] = {}
+        if self._fitting() and not self._epoch_budget():  # step budget: the row is taken here
+            metrics["train_loss"] = self._train_loss()
+            self._train_sums.zero_()  # the mean over the steps since the previous evaluation
         for split in SPLITS:
             sums = self.trainer.strategy.reduce(self._eval[split], reduce_op="sum")
             if sums[2] <= 0:

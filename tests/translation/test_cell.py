@@ -101,3 +101,16 @@ def test_two_process_ddp_cell_gathers_bleu_across_ranks(data: Path, tmp_path: Pa
     assert len(ddp["extras"]["samples"]["test"]) <= 5 and _finite(ddp["history"][-1]["test_bleu"])
     for key in ("val_loss", "test_loss", "test_nll"):
         assert math.isclose(ddp["history"][-1][key], one["history"][-1][key], rel_tol=1e-4)
+
+
+def test_step_budget_rows_carry_their_training_loss(data: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    assert run_bench("experiment=iwslt_small", "optimizer=adam", "max_steps=4", "eval_every=2",
+                     "dataset.max_tokens=256", *TINY, f"paths.data={data}", f"paths.runs={runs}") == 0
+    (cell,) = (runs / "iwslt_small").glob("*/record.json")
+    record = json.loads(cell.read_text())
+    assert record["status"] == "ok", record.get("error")
+    history = record["history"]
+    assert [h["step"] for h in history] == [2, 4]
+    assert all(_finite(h["train_loss"]) for h in history) and history[0]["train_loss"] != history[1]["train_loss"]
+    assert [_finite(h["test_bleu"]) for h in history] == [False, True]  # the final evaluation decodes
