@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from bench.distributed import env_global_rank
 from bench.plan import CONF_DIR, PlanError, plan_cells, planned_cell
-from bench.record import FINISHED, RecordError, read_record, read_status
+from bench.record import FINISHED, RecordError, Status, read_record, read_status
 from bench.threads import local_parallelism
 
 DRY_RUN_FLAG = "--dry-run"  # print the cells, their count and a GPU-hour estimate; launch nothing
@@ -49,7 +49,7 @@ def _summarize(run_dirs: list[Path]) -> int:
         except (FileNotFoundError, RecordError):
             status = "missing"
         counts[status] += 1
-        if status in ("failed", "missing", "running"):
+        if status in (Status.FAILED, "missing", Status.RUNNING):
             failed.append(run_dir)
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     print(f"bench: {len(run_dirs)} cell(s): {parts}", file=sys.stderr)
