@@ -10,8 +10,9 @@
   ``{val,test}_loss`` / ``_nll`` / ``_ppl`` per target token; beam-search BLEU
   (``{val,test}_bleu``, :mod:`.bleu`) every ``bleu_every`` epochs (0: only at the end).
 - the last ``average_last`` epochs' weights are summed (:class:`.averaging.RunningAverage`);
-  the final evaluation uses their mean (under a step budget: the final weights), as the reference's ``average_checkpoints.py
-  --num-epoch-checkpoints 5`` + ``generate.py``, and writes it to ``<run dir>/averaged.pt``.
+  the final evaluation uses their mean (under a step budget: the final weights), as the
+  reference's ``average_checkpoints.py --num-epoch-checkpoints 5`` + ``generate.py``, and writes
+  it to ``<run dir>/averaged.pt``.
   The raw weights are put back afterwards, so ``last.ckpt`` stays the training state.
 - selection metric: ``bleu`` (max). Over a sweep ``results`` picks by ``val_bleu``, which is
   only computed at the end, i.e. the averaged model's validation BLEU.
@@ -74,14 +75,15 @@ class TranslationModule(Task):
     def forward(self, src: Tensor, prev: Tensor) -> Tensor:
         return self.model(src, prev)
 
-    def _losses(self, batch: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-        """(label-smoothed loss sum, nll sum, target tokens)."""
+    def _losses(self, batch: tuple[Tensor, Tensor, Tensor], with_nll: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """(label-smoothed loss sum, nll sum (0 unless ``with_nll``), target tokens)."""
         src, prev, tgt = batch
         logits = self.model(src, prev).float().flatten(0, 1)
         target = tgt.flatten()
         loss = F.cross_entropy(logits, target, ignore_index=PAD_ID, label_smoothing=self.label_smoothing,
                                reduction="sum")
-        nll = F.cross_entropy(logits.detach(), target, ignore_index=PAD_ID, reduction="sum")
+        nll = (F.cross_entropy(logits.detach(), target, ignore_index=PAD_ID, reduction="sum") if with_nll
+               else loss.new_zeros(()))
         return loss, nll, target.ne(PAD_ID).sum()
 
     # --- training ---------------------------------------------------------------------------------
@@ -89,7 +91,7 @@ class TranslationModule(Task):
         self._train_sums = torch.zeros(2, device=self.device, dtype=torch.float64)
 
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss_sum, _, ntokens = self._losses(batch)
+        loss_sum, _, ntokens = self._losses(batch, with_nll=False)
         loss = loss_sum / ntokens
         self._train_sums[0] += loss_sum.detach().double()
         self._train_sums[1] += ntokens
