@@ -25,6 +25,7 @@ at load time what a crowd pixel is: ``foreground`` (default: they are people),
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from PIL import Image
 
 from tasks.vision.errors import DataCorruptError, DataNotFoundError
 
+log = logging.getLogger(__name__)
 PERSON = 1
 CROWD_VALUE = 2
 IGNORE = 255
@@ -181,10 +183,14 @@ class MaskCache:
             except OSError:
                 pass  # a torn or foreign file: rasterise again and overwrite it
         mask = rasterise(entry)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        Image.fromarray(mask, mode="L").save(tmp, format="PNG")
-        tmp.replace(path)  # atomic: concurrent workers write the same bytes
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            Image.fromarray(mask, mode="L").save(tmp, format="PNG")
+            tmp.replace(path)  # atomic: concurrent workers write the same bytes
+        except OSError as exc:  # a read-only or full cache: keep training, rasterise each time
+            log.warning("person-mask cache '%s' is not writable (%s); masks are rasterised every epoch", self.root, exc)
+            self.root = None
         return mask
 
 

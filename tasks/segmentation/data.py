@@ -13,6 +13,7 @@ augmentation (``aug_mega_hardcore``: rotations, inversion, blur, noise) is not u
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -185,11 +186,14 @@ class CocoPersonDataModule(TaskData):
                 pass  # stale or torn: rebuild
         entries, counts = coco.load_index(ann)
         if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(f".{cache.name}.{id(self)}.tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump({"key": key, "entries": entries, "counts": counts}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(cache)
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+                with tmp.open("wb") as fh:
+                    pickle.dump({"key": key, "entries": entries, "counts": counts}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                tmp.replace(cache)
+            except OSError as exc:  # read-only cache: the index is parsed again next time
+                log.warning("dataset.cache_dir '%s' is not writable (%s): nothing is cached", self.cache_dir, exc)
         return entries, counts
 
     def split_loader(self, split: str) -> DataLoader:

@@ -110,6 +110,15 @@ def test_data_module_batches_counts_and_cache(coco_root: Path, tmp_path: Path) -
     assert again._index("train")[0] == dm._index("train")[0]
 
 
+def test_an_unwritable_cache_only_costs_the_caching(coco_root: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    dm = _module(coco_root, cache_dir=str(blocker / "cache"))
+    dm.setup("fit")
+    assert sum(len(b[0]) for b in dm.train_dataloader()) == 6
+    assert dm.datasets["train"].masks.root is None and blocker.read_text() == "not a folder"
+
+
 def test_crop_of_a_crowd_image_is_ignored_where_crowd(coco_root: Path) -> None:
     dm = _module(coco_root, crowd="ignore", selection="persons", crop_size=64)
     dm.setup("fit")
