@@ -104,18 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     from bench.preflight import preflight
 
     problems, notes = preflight(planned, argv, dry_run=dry_run)
-    for line in [*(f"note: {n}" for n in notes), *(f"warning: {w}" for w in planned.warnings)]:
+    if problems and not dry_run:  # the one line of bad input; warnings wait for a launch that can start
+        more = f" (+{len(problems) - 1} more problem(s): --dry-run lists them)" if len(problems) > 1 else ""
+        print(f"bench: error: {problems[0]}{more}", file=sys.stderr)
+        return 2
+    for line in [*(f"note: {n}" for n in notes), *(f"warning: {w}" for w in planned.warnings + problems)]:
         print(f"bench: {line}", file=sys.stderr)
     if dry_run:
         from bench.dryrun import report
 
-        for problem in problems:
-            print(f"bench: warning: {problem}", file=sys.stderr)
         return report(planned, argv)
-    if problems:
-        more = f" (+{len(problems) - 1} more problem(s): --dry-run lists them)" if len(problems) > 1 else ""
-        print(f"bench: error: {problems[0]}{more}", file=sys.stderr)
-        return 2
     done = sum(1 for d in planned.run_dirs if read_status(d) in FINISHED)
     print(f"bench: {len(planned.cells)} cell(s), {done} already finished", file=sys.stderr)
     logging.getLogger("bench").setLevel(logging.INFO)

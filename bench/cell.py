@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 import warnings
+import zipfile
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -310,6 +311,8 @@ RESTART_KEY = "history_before_restart"  # rows of a run whose checkpoint was los
 def checkpoint_problem(path: Path) -> str | None:
     """Why ``last.ckpt`` cannot be resumed from (``None`` when it loads). Memory-mapped, so
     checking even a large checkpoint reads little more than its index."""
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; its index is at the end
+        return f"not a complete torch checkpoint ({path.stat().st_size} bytes: truncated or overwritten)"
     try:
         state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
     except Exception as exc:  # noqa: BLE001 - garbage, truncation and foreign files all mean "unusable"
