@@ -50,16 +50,21 @@ def _summarize(run_dirs: list[Path]) -> int:
     counts: Counter[str] = Counter()
     failed: list[Path] = []
     elsewhere: list[tuple[Path, dict]] = []
-    for run_dir in run_dirs:
+    def status_of(run_dir: Path) -> str:
         try:
-            status = read_record(run_dir)["status"]
-        except (FileNotFoundError, RecordError):
-            status = "missing"
+            return read_record(run_dir)["status"]
+        except (OSError, RecordError):
+            return "missing"
+
+    for run_dir in run_dirs:
+        status = status_of(run_dir)
         if status not in FINISHED:
             holder = held_elsewhere(run_dir)
             if holder is not None:
                 status = "running elsewhere"
                 elsewhere.append((run_dir, holder))
+            else:  # a holder writes the final record before it unlocks: read it again
+                status = status_of(run_dir)
         counts[status] += 1
         if status in ("failed", "missing", "running"):
             failed.append(run_dir)

@@ -124,7 +124,7 @@ class Progress:
         ident = record.get("identity") or {}
         label = (f"{ident.get('optimizer')} {ident.get('model')}/{ident.get('dataset')} "
                  f"lr={ident.get('lr'):g} seed={ident.get('seed')}") if ident else record.get("cell_id", "?")
-        return f"[{len(self.done)}/{len(self.run_dirs)}] {record['status']:<8} {label} ({record.get('wall_time') or 0:.1f} s)"
+        return f"[{len(self.done)}/{len(self.run_dirs)}] {record['status']} {label} ({record.get('wall_time') or 0:.1f} s)"
 
     def _line(self, text: str, live: bool = False) -> None:
         if live:
