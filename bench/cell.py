@@ -246,11 +246,14 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
     """Train (or resume) the finalized cell ``cfg`` into ``run_dir``; the caller holds its lock."""
     ckpt = run_dir / "last.ckpt"
     run_dir.mkdir(parents=True, exist_ok=True)
-    previous, recovery = _previous_record(run_dir, label)
+    owner = env_global_rank() == 0  # only global rank 0 moves files; the other ranks only look
+    previous, recovery = _previous_record(run_dir, label, owner)
     resume = ckpt if ckpt.exists() else None
     if resume is not None:
         problem = checkpoint_problem(ckpt)
-        if problem is not None:
+        if problem is not None and not owner:
+            resume = None
+        elif problem is not None:
             moved = move_aside(ckpt)
             recovery.append({"file": ckpt.name, "moved_to": moved.name, "error": problem, "at": _now()})
             log.warning("corrupt %s: %s cannot be read (%s); moved to %s, restarting from scratch", label,
@@ -311,9 +314,9 @@ RESTART_KEY = "history_before_restart"  # rows of a run whose checkpoint was los
 def checkpoint_problem(path: Path) -> str | None:
     """Why ``last.ckpt`` cannot be resumed from (``None`` when it loads). Memory-mapped, so
     checking even a large checkpoint reads little more than its index."""
-    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; its index is at the end
-        return f"not a complete torch checkpoint ({path.stat().st_size} bytes: truncated or overwritten)"
     try:
+        if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; its index is at the end
+            return f"not a complete torch checkpoint ({path.stat().st_size} bytes: truncated or overwritten)"
         state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
     except Exception as exc:  # noqa: BLE001 - garbage, truncation and foreign files all mean "unusable"
         return " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
@@ -322,7 +325,7 @@ def checkpoint_problem(path: Path) -> str | None:
     return None
 
 
-def _previous_record(run_dir: Path, label: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+def _previous_record(run_dir: Path, label: str, owner: bool = True) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The cell's earlier record (``None`` if none) and its recovery notes. An unreadable
     ``record.json`` is moved aside (``record.json.corrupt-<time>``), never overwritten:
     the history it held is restored from ``last.ckpt``."""
@@ -332,6 +335,8 @@ def _previous_record(run_dir: Path, label: str) -> tuple[dict[str, Any] | None, 
     try:
         previous = read_record(run_dir)
     except (OSError, RecordError) as exc:
+        if not owner:
+            return None, []
         moved = move_aside(path)
         log.warning("corrupt %s: record.json cannot be read (%s); moved to %s", label, exc, moved.name)
         return None, [{"file": "record.json", "moved_to": moved.name, "error": str(exc), "at": _now()}]
