@@ -8,7 +8,8 @@ this launch, says ``ok``, ``diverged`` or ``failed``; cells already finished bef
 count as done from the start. The ETA is the cells still to run times the wall-clock time per
 cell finished during this launch (so parallel launchers shorten it).
 
-Not on a TTY: one line per finished cell. On a TTY: one live line, rewritten in place.
+Not on a TTY: one line per finished cell. On a TTY: one live line, rewritten in place each time
+a cell finishes (Lightning's per-epoch bar of a long cell stays as it is).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Progress:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._drawn = False  # the live line is on screen (TTY)
 
     # --- life cycle ------------------------------------------------------------------------
     def start(self) -> Progress:
@@ -74,7 +76,7 @@ class Progress:
         if self._thread is not None:
             self._thread.join()
         self.poll()  # whatever finished since the last poll
-        if self.tty:
+        if self.tty and self._drawn:
             self.stream.write("\n")
             self.stream.flush()
 
@@ -91,6 +93,7 @@ class Progress:
     # --- polling ---------------------------------------------------------------------------
     def poll(self) -> None:
         with self._lock:
+            finished_before = len(self.done)
             for run_dir in self.run_dirs:
                 if run_dir in self.done:
                     continue
@@ -105,8 +108,8 @@ class Progress:
                 self.counts[record["status"]] += 1
                 if not self.tty:
                     self._line(self._cell_text(record) + " | " + self.summary())
-            if self.tty:
-                self._line(self.summary(), live=True)
+            if self.tty and len(self.done) > finished_before:  # redrawn when a cell finishes, so it does
+                self._line(self.summary(), live=True)          # not fight Lightning's per-epoch bar
 
     def eta_s(self) -> float | None:
         left = len(self.run_dirs) - len(self.done)
@@ -128,6 +131,7 @@ class Progress:
 
     def _line(self, text: str, live: bool = False) -> None:
         if live:
+            self._drawn = True
             self.stream.write(f"\r\033[Kbench: {text}")
         else:
             self.stream.write(f"bench: {text}\n")

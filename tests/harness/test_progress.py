@@ -53,6 +53,9 @@ def test_live_line_on_a_tty(tmp_path: Path) -> None:
     progress.poll()
     assert stream.getvalue().startswith("\r\033[Kbench: 1/2 done: 1 ok, 0 diverged, 0 failed | ETA ")
     assert "\n" not in stream.getvalue()  # rewritten in place, not one line per cell
+    drawn = stream.getvalue()
+    progress.poll()
+    assert stream.getvalue() == drawn  # nothing new: no redraw over Lightning's bar
     _record(dirs[1], "ok", 0.2)
     progress.stop()
     assert stream.getvalue().endswith("\r\033[Kbench: 2/2 done: 2 ok, 0 diverged, 0 failed\n")
