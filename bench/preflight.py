@@ -84,7 +84,11 @@ def check_data(cfg: DictConfig) -> list[str]:
     """The cell's data object's own preflight (file existence and headers)."""
     from bench.config import build_data
 
-    return [" ".join(str(m).split()) for m in build_data(cfg).preflight()]
+    try:
+        problems = build_data(cfg).preflight()
+    except OSError as exc:  # e.g. a data folder that cannot be listed
+        problems = [f"dataset={cfg.dataset.get('name', '?')}: cannot check its files ({exc})"]
+    return [" ".join(str(m).split()) for m in problems]
 
 
 def preflight(planned: Planned, argv: list[str], dry_run: bool = False) -> tuple[list[str], list[str]]:
