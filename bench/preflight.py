@@ -100,17 +100,17 @@ def preflight(planned: Planned, argv: list[str], dry_run: bool = False) -> tuple
         if problem and problem not in problems:
             problems.append(problem)
 
-    for runs in dict.fromkeys(Path(cfg.paths.runs) for cfg in planned.configs):
-        add(check_runs_dir(runs, probe=not dry_run))
+    runs_dirs = list(dict.fromkeys(Path(cfg.paths.runs) for cfg in planned.configs))
+    for runs in runs_dirs:  # look first: nothing is created while any other check can still fail
+        add(check_runs_dir(runs, probe=False))
     for run_dir in planned.run_dirs:
         add(newer_schema(run_dir))
     remote = remote_launcher(argv)
     if remote:
         notes.append(f"hydra/launcher={remote} runs the cells on other machines: "
                      f"data files and accelerators are not checked here")
-        return problems, notes
     seen: set[str] = set()
-    for cfg in planned.configs:
+    for cfg in [] if remote else planned.configs:
         for kind, node in (("data", cfg.dataset), ("trainer", cfg.trainer)):
             key = kind + repr(OmegaConf.to_container(node, resolve=True))
             if key in seen:
@@ -121,4 +121,7 @@ def preflight(planned: Planned, argv: list[str], dry_run: bool = False) -> tuple
                     add(problem)
             else:
                 add(check_accelerator(cfg.trainer))
+    if not problems and not dry_run:  # then really write there (create the directory, a probe file)
+        for runs in runs_dirs:
+            add(check_runs_dir(runs, probe=True))
     return problems, notes

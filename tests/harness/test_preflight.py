@@ -77,6 +77,12 @@ def test_gpu_trainer_on_a_machine_without_gpu(runs: Path, monkeypatch: pytest.Mo
     assert remote_launcher(["hydra/launcher=local"]) is None
 
 
+def test_a_failed_preflight_creates_no_runs_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_bench("dataset=cifar10", "paths.data=/nonexistent", *CELL, f"paths.runs={tmp_path}/new/runs") == 2
+    assert "CIFAR-10 not found" in _one_error_line(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_dry_run_prints_the_preflight_problems_as_warnings(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_bench("dataset=cifar10", "model=resnet18", "paths.data=/nonexistent", "optimizer=sgd",
                      f"paths.runs={runs}", "--dry-run") == 0
