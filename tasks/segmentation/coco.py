@@ -58,6 +58,10 @@ def image_dir(data_dir: str | Path, split: str) -> Path:
 
 def missing_files(data_dir: str | Path, splits: tuple[str, ...] = ("train", "val")) -> list[str]:
     """One line per missing file or folder of the layout, naming it and where it comes from."""
+    root = Path(data_dir).expanduser()
+    if not root.is_dir():
+        return [f"COCO-2017 not found: no folder '{root}' (it should hold train2017/, val2017/ and annotations/); "
+                f"they come {SOURCE}"]
     problems = []
     for split in splits:
         for path, kind in ((image_dir(data_dir, split), "folder"), (annotation_path(data_dir, split), "file")):

@@ -128,13 +128,15 @@ def test_crop_of_a_crowd_image_is_ignored_where_crowd(coco_root: Path) -> None:
     assert (y[10:20, 20:30] == 255).all() and (y[15:25, 30:35] == 1).all() and y[30, 40] == 0 and y[40, 50] == 255
 
 
-def test_missing_files_are_one_line_errors_naming_the_path_and_source(tmp_path: Path) -> None:
+def test_missing_files_are_one_line_errors_naming_the_path_and_source(coco_root: Path, tmp_path: Path) -> None:
     root = tmp_path / "nothing"
-    dm = _module(root)
-    problems = dm.preflight()
-    assert len(problems) == 4 and all("\n" not in p and "cocodataset.org" in p for p in problems)
-    assert str(root / "annotations" / "instances_train2017.json") in " ".join(problems)
-    with pytest.raises(DataNotFoundError, match="train2017"):
+    [problem] = _module(root).preflight()
+    assert f"no folder '{root}'" in problem and "cocodataset.org" in problem and "\n" not in problem
+    (coco_root / "annotations" / "instances_val2017.json").unlink()
+    dm = _module(coco_root)
+    [problem] = dm.preflight()
+    assert f"'{coco_root / 'annotations' / 'instances_val2017.json'}'" in problem and "annotations_trainval2017.zip" in problem
+    with pytest.raises(DataNotFoundError, match="instances_val2017.json"):
         dm.setup("fit")
 
 

@@ -28,9 +28,11 @@ def test_rame_coco_cell_runs_and_records_iou(coco_root: Path, runs: Path, tmp_pa
     assert (tmp_path / "cache" / "masks" / "val2017").is_dir()
 
 
-def test_missing_coco_fails_the_cell_with_the_path(runs: Path, tmp_path: Path) -> None:
+def test_missing_coco_is_a_plan_time_error_naming_path_and_source(runs: Path, tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "nothing"
     code = run_bench("experiment=rame_coco", "optimizer=adam", "lr=0.001", "epochs=1", *TINY,
-                     f"dataset.data_dir={tmp_path / 'nothing'}", "dataset.cache_dir=null", f"paths.runs={runs}")
-    [record] = records(runs, "rame_coco")
-    assert code == 1 and record["status"] == "failed"
-    assert "COCO-2017 folder not found" in record["error"] and str(tmp_path / "nothing" / "train2017") in record["error"]
+                     f"dataset.data_dir={missing}", "dataset.cache_dir=null", f"paths.runs={runs}")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert f"COCO-2017 not found: no folder '{missing}'" in err[0] and "cocodataset.org" in err[0]
+    assert not (runs / "rame_coco").exists()  # nothing ran, nothing was written
