@@ -237,6 +237,8 @@ def model_fits(cfg: DictConfig) -> str | None:
             task.fit_check(model, data.example_batch())
     except Exception as exc:  # noqa: BLE001 - any failure means "does not fit"; hydra wraps the cause
         cause = exc.__cause__ or exc
+        if isinstance(cause, FileNotFoundError):  # a missing weights/data file is its own message, not a misfit
+            raise ConfigError(" ".join(str(cause).split())) from None
         return " ".join(f"{type(cause).__name__}: {cause}".split())[:200]
     return None
 
