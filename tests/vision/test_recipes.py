@@ -70,6 +70,10 @@ PAPER_FACTS = [
       "optimizer.weight_decay": 5e-4, "optimizer.betas": [0.9, 0.999]}),
     ("rame_vgg16", ["optimizer=rame_q0125"], {"optimizer.q": 0.125, "optimizer.beta": 0.9, "optimizer.xi": 0.0}),
     ("rame_mlp", ["optimizer=rame"], {"optimizer.q": 0.25, "dataset.augment": False, "model.hidden": [1024, 512, 512]}),
+    # the Keras MLP file's nb_epoch = 200; RAME's heavy ball keeps the lr inside the momentum (optimizers.SHB)
+    ("rame_mlp", ["optimizer=shb"], {"epochs": 200, "optimizer._target_": "optimizers.SHB", "optimizer.momentum": 0.9}),
+    ("rame_vgg16", ["optimizer=shb"], {"optimizer._target_": "optimizers.SHB", "optimizer.weight_decay": 1e-3}),
+    ("rame_resnet20", ["optimizer=shb"], {"optimizer._target_": "optimizers.SHB", "schedule.milestones": [81, 121, 161, 181]}),
     ("adarem_table1", ["model=shufflenet_v2_x0_5", "optimizer=adarems"],
      {"epochs": 100, "schedule.name": "cosine", "dataset.batch_size": 1024, "optimizer.decay": 0.999}),
     ("adarem_table2", ["optimizer=rmsprop"], {"module.topk": [1, 5]}),
@@ -86,6 +90,30 @@ def test_recipe_settings_are_the_papers(recipe: str, cell: list[str], facts: dic
         got = OmegaConf.select(cfg, key)
         got = OmegaConf.to_container(got) if OmegaConf.is_config(got) else got
         assert got == (pytest.approx(want) if isinstance(want, float) else want), key
+
+
+def test_rame_resnet20_schedule_is_the_keras_lr_schedule() -> None:
+    """Keras' cifar10_resnet.py: lr *= 0.1/0.01/0.001/0.0005 when epoch > 80/120/160/180 (0-based epoch)."""
+    import torch
+
+    from optimizers.schedules import PiecewiseConstantLR
+
+    def keras(epoch: int) -> float:
+        for bound, factor in ((180, 0.5e-3), (160, 1e-3), (120, 1e-2), (80, 1e-1)):
+            if epoch > bound:
+                return factor
+        return 1.0
+
+    sched = _yaml("rame_resnet20")["schedule"]
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    lr = PiecewiseConstantLR(opt, sched["milestones"], sched["factors"])
+    ours = []
+    for _ in range(200):
+        ours.append(opt.param_groups[0]["lr"])
+        opt.step()
+        lr.step()
+    assert ours == pytest.approx([keras(e) for e in range(200)])
+    assert ours[80] == 1.0 and ours[81] == pytest.approx(0.1)
 
 
 LRS = {
