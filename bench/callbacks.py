@@ -12,6 +12,8 @@ from weakref import proxy
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
+from bench.probes.base import Probe
+
 
 class OptimizerEpochHook(pl.Callback):
     """Tell optimizers that keep an epoch counter (AdaRem) how many epochs are complete.
@@ -38,7 +40,8 @@ class History(Checkpoint):
     ``on_epoch`` is called with the history once the epoch's ``last.ckpt`` is on disk (by
     :class:`EpochCommitted`, which must follow the checkpoint callback), so a record never
     claims an epoch its checkpoint lacks (the runner writes the record there). A LightningModule may add record fields by defining
-    ``record_extras() -> dict`` (the toy task stores its trajectory that way).
+    ``record_extras() -> dict`` (the toy task stores its trajectory that way); the rows of every
+    :class:`bench.probes.Probe` among the trainer's callbacks go under ``extras["probes"][name]``.
     """
 
     def __init__(self, on_epoch: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
@@ -64,6 +67,9 @@ class History(Checkpoint):
         self.entries.append(entry)
         extras = getattr(pl_module, "record_extras", None)
         self.extras = extras() if callable(extras) else None
+        probes = {cb.name: cb.record_extras() for cb in trainer.callbacks if isinstance(cb, Probe)}
+        if probes:
+            self.extras = {**(self.extras or {}), "probes": probes}
 
     def publish(self, trainer: pl.Trainer) -> None:
         """Hand the history to ``on_epoch`` (rank 0 only)."""
