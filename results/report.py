@@ -9,7 +9,10 @@ import pandas as pd
 
 from results.curves import plot_curves
 from results.load import experiments_with_records, load_records, record_paths
+from results.probes import plot_probes
+from results.profile import plot_profile
 from results.sensitivity import plot_sensitivity
+from results.tuning import plot_tuning
 from results.table import Table, write_table
 
 
@@ -30,6 +33,9 @@ def experiment_outputs(runs_dir: Path, experiment: str, out_dir: Path,
     files += plot_curves(records, out_dir)
     files += plot_sensitivity(records, out_dir)
     files.append(out_dir / "sensitivity.csv")
+    files += plot_tuning(records, out_dir)
+    files += plot_profile(records, out_dir)
+    files += plot_probes(records, out_dir)
     files += plot_trajectories_if_any(records, runs_dir, out_dir)
     return records, table, files
 
@@ -42,10 +48,11 @@ def build_report(runs_dir: Path, out_dir: Path, at: str = "paper") -> tuple[Path
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     record_paths(runs_dir)  # raises a clear error for a missing or empty runs directory
     experiments = experiments_with_records(runs_dir)
-    sections, notes = [], []
+    sections, notes, loaded = [], [], []
     for experiment in experiments:
         exp_dir = out_dir / experiment
         records, table, files = experiment_outputs(runs_dir, experiment, exp_dir, at)
+        loaded.append(records)
         superseded = records.attrs.get("superseded", [])
         if superseded:
             notes.append(f"{experiment}: {len(superseded)} older record(s) replaced by a newer run of the same cell "
@@ -56,13 +63,20 @@ def build_report(runs_dir: Path, out_dir: Path, at: str = "paper") -> tuple[Path
         counts = ", ".join(f"{n} {s}" for s, n in sorted(status.items()))
         sections.append("\n".join([f"## {experiment}", "", f"{len(records)} record(s): {counts}.", "",
                                    _demote(table.markdown), f"Files: {links}", "", *images, ""]))
-    contents = [f"- [{e}](#{e.lower()})" for e in experiments]
+    every = pd.concat(loaded, ignore_index=True)
+    overall = plot_profile(every, out_dir)
+    profile_section = ["## Performance profile (all workloads)", "",
+                       "Each optimizer's fraction of the workloads (experiment × model × dataset) it was run on that "
+                       "it brings to the target within τ × the fastest optimizer's time there.", "",
+                       " · ".join(f"[{p.name}]({p.name})" for p in overall if p.suffix == ".csv"), "",
+                       *[f"![{p.stem}]({p.name})\n" for p in overall if p.suffix == ".png"], ""]
+    contents = [f"- [{e}](#{e.lower()})" for e in experiments] + ["- [Performance profile](#performance-profile-all-workloads)"]
     index = "\n".join([
         "# optbench report", "",
         f"Regenerated from the records under `{runs_dir}` (reads `record.json` files only). "
         "Learning rates are chosen on the validation split; test numbers are reported beside the "
         "published ones where the experiment reproduces a paper table.", "",
-        *contents, "", *sections])
+        *contents, "", *sections, *profile_section])
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "index.md"
     path.write_text(index)
