@@ -15,8 +15,9 @@ from tests.vision.conftest import tiny_cifar_arrays, write_image_folder
 
 EXPERIMENTS = REPO / "conf" / "experiment"
 VISION_RECIPES = ["padam_table1", "padam_table2", "padam_table4", "adamomentum_table3", "adamomentum_table4",
-                  "adal_cifar", "rame_vgg16", "rame_resnet20", "rame_mlp", "adarem_table1", "adarem_table2"]
-IMAGENET_RECIPES = {"padam_table2", "adamomentum_table4", "adarem_table1", "adarem_table2"}
+                  "adal_cifar", "rame_vgg16", "rame_resnet20", "rame_mlp", "adarem_table1", "adarem_table2",
+                  "adarem_figure2", "adarem_figure2_cifar", "padam_figure1"]
+IMAGENET_RECIPES = {"padam_table2", "adamomentum_table4", "adarem_table1", "adarem_table2", "adarem_figure2"}
 TOY_RECIPES = ["toy_adamomentum", "toy_adal"]
 
 
@@ -62,8 +63,9 @@ PAPER_FACTS = [
       "module.label_smoothing": 0.1, "model.growth_rate": 12, "model.name": "densenet121",
       "optimizer.weight_decay": 5e-4, "optimizer.eps": 1e-8, "seeds": [0, 1, 2, 3, 4]}),
     ("adamomentum_table4", ["optimizer=adamomentum"],
-     {"epochs": 90, "schedule.name": "cosine", "optimizer.weight_decay": 5e-2}),
-    ("adamomentum_table4", ["optimizer=adabelief"], {"optimizer.weight_decay": 1e-2}),
+     {"epochs": 90, "schedule.name": "cosine", "optimizer.weight_decay": 5e-2,
+      "optimizer.decoupled_weight_decay": True}),  # AdamW-scale values, as the AdaBelief ImageNet code
+    ("adamomentum_table4", ["optimizer=adabelief"], {"optimizer.weight_decay": 1e-2, "optimizer.weight_decouple": True}),
     ("adamomentum_table4", ["optimizer=sgd"], {"optimizer.weight_decay": 5e-4}),
     ("adal_cifar", ["model=densenet121", "dataset=cifar100", "optimizer=adal"],
      {"epochs": 150, "dataset.batch_size": 128, "schedule.milestones": [50, 100], "schedule.gamma": 0.1,
@@ -77,6 +79,14 @@ PAPER_FACTS = [
     ("adarem_table1", ["model=shufflenet_v2_x0_5", "optimizer=adarems"],
      {"epochs": 100, "schedule.name": "cosine", "dataset.batch_size": 1024, "optimizer.decay": 0.999}),
     ("adarem_table2", ["optimizer=rmsprop"], {"module.topk": [1, 5]}),
+    # Padam Fig. 1: the p grid of Sec. 5 on ResNet-18, Table 1's schedule
+    ("padam_figure1", ["dataset=cifar100", "optimizer.partial=0.0625"],
+     {"optimizer.partial": 0.0625, "optimizer._target_": "optimizers.Padam", "model.name": "resnet18", "epochs": 200,
+      "schedule.milestones": [100, 150], "dataset.name": "cifar100"}),
+    ("adarem_figure2", ["optimizer=adarem"],
+     {"probes": ["oscillation"], "optimizer.decay": 0.999, "dataset.batch_size": 1024, "epochs": 100}),
+    ("adarem_figure2_cifar", ["optimizer=adam"], {"probes": ["oscillation"], "dataset.name": "cifar10"}),
+    ("adal_cifar", ["optimizer=adal"], {"probes": ["grad_norm"]}),
 ]
 
 
