@@ -6,7 +6,7 @@ over seeds — ``0.99 × best`` where higher is better, ``best / 0.99`` where lo
 
 **Speed to target** of an optimizer: on its seed-mean validation curve at the selected lr, the
 first evaluation that reaches the target; reported as epochs (``epoch + 1``, i.e. epochs
-trained) and wall time (seed mean of the history's ``time`` there). Never reached: ``inf``.
+trained), the row's ``step`` and wall time (seed mean of the history's ``time`` there). Never reached: ``inf``.
 
 **Performance profile** (Dolan & Moré 2002, as AlgoPerf scores training algorithms): for each
 workload, ``r = t / t_fastest`` with ``t`` the time to target; ``rho(tau)`` = fraction of the
@@ -52,20 +52,23 @@ def speed_frame(records: pd.DataFrame, fraction: float = TARGET_FRACTION) -> pd.
         best = finals.max() if mode == "max" else finals.min()
         target = _target(best, mode, fraction)
         for opt, runs in work.groupby("optimizer", sort=True):
-            curve = pd.DataFrame([{"epoch": h.get("epoch"), "val": h.get(key, math.nan), "time": h.get("time", math.nan)}
+            curve = pd.DataFrame([{"epoch": h.get("epoch"), "step": h.get("step", h.get("epoch")),
+                                   "val": h.get(key, math.nan), "time": h.get("time", math.nan)}
                                   for hist in runs["history"] for h in hist])
-            epochs, wall = math.inf, math.inf
-            if not curve.empty:
-                mean = curve.groupby("epoch", sort=True)[["val", "time"]].mean()
-                hit = [e for e, v in zip(mean.index, mean["val"]) if math.isfinite(v) and _reached(v, target, mode)]
+            epochs, steps, wall = math.inf, math.inf, math.inf
+            if not curve.empty:  # one row per evaluation, identified by its step (epoch when no steps)
+                mean = curve.groupby("step", sort=True)[["epoch", "val", "time"]].mean()
+                hit = [s for s, v in zip(mean.index, mean["val"]) if math.isfinite(v) and _reached(v, target, mode)]
                 if hit:
-                    epochs, wall = float(hit[0]) + 1, float(mean.loc[hit[0], "time"])
+                    row = mean.loc[hit[0]]
+                    epochs, steps, wall = float(row["epoch"]) + 1, float(hit[0]), float(row["time"])
             rows.append({**dict(zip(WORKLOAD, work_key)), "optimizer": opt, "metric": metric, "mode": mode,
                          "lr": runs["lr"].iloc[0], "n_seeds": runs["seed"].nunique(),
                          "final_val": finals.get(opt, math.nan), "target": target,
-                         "epochs_to_target": epochs, "time_to_target": wall})
+                         "epochs_to_target": epochs, "steps_to_target": steps, "time_to_target": wall})
     return pd.DataFrame(rows, columns=WORKLOAD + ["optimizer", "metric", "mode", "lr", "n_seeds", "final_val",
-                                                  "target", "epochs_to_target", "time_to_target"])
+                                                  "target", "epochs_to_target", "steps_to_target",
+                                                  "time_to_target"])
 
 
 def performance_profile(speed: pd.DataFrame, column: str = "time_to_target",

@@ -110,6 +110,7 @@ def test_speed_to_target_and_performance_profile(runs: Path):
     speed = speed_frame(load_records(runs, "exp")).set_index(["dataset", "optimizer"])
     assert speed.loc[("w1", "b"), "target"] == pytest.approx(0.99 * 0.97)
     assert speed.loc[("w1", "b"), ["epochs_to_target", "time_to_target"]].tolist() == [3.0, 3.0]
+    assert speed.loc[("w1", "b"), "steps_to_target"] == 2.0  # rows without a step: their epoch index
     assert math.isinf(speed.loc[("w1", "a"), "epochs_to_target"])
     assert speed.loc[("w2", "a"), "time_to_target"] == 1.0 and speed.loc[("w2", "b"), "time_to_target"] == 2.0
     prof = performance_profile(speed.reset_index(), taus=[1.0, 1.5, 2.0, 100.0]).set_index(["optimizer", "tau"])

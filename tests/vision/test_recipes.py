@@ -206,3 +206,23 @@ def test_adamomentum_table3_renders_seed_mean_and_std_beside_the_papers(data_roo
     mean = sum(ours) / 2
     assert f"{mean:.2f} ± " in vgg  # ours: mean ± std over the two seeds
     assert "94.80 ± 0.10" in vgg  # the published AdaMomentum VGG-16 value beside it
+
+
+@pytest.mark.slow
+def test_report_over_the_smoke_records_of_every_recipe(data_root: Path, tmp_path: Path) -> None:
+    """Every recipe's smoke cells in one runs folder, then `results report`: each experiment gets its
+    table with the statistics grid, tuning-cost and profile figures, and the index the overall profile."""
+    from results.__main__ import main as results_main
+
+    runs, out = tmp_path / "runs", tmp_path / "report"
+    for recipe in VISION_RECIPES:
+        assert run_bench(*_smoke_args(recipe, data_root, runs)) == 0, recipe
+    for recipe in TOY_RECIPES:
+        assert run_bench(f"experiment={recipe}", "epochs=2", f"paths.runs={runs}") == 0, recipe
+    assert results_main(["report", "--runs", str(runs), "--out", str(out)]) == 0
+    for recipe in VISION_RECIPES + TOY_RECIPES:
+        for name in ("table.md", "tuning.png", "tuning.csv", "profile.png", "speed.csv"):
+            assert (out / recipe / name).stat().st_size > 0, (recipe, name)
+        assert "Statistics: 95% interval" in (out / recipe / "table.md").read_text(), recipe
+    index = (out / "index.md").read_text()
+    assert "## Performance profile (all workloads)" in index and (out / "profile.png").stat().st_size > 0
