@@ -23,9 +23,10 @@ from typing import Sequence
 
 import pandas as pd
 
-from results.layouts import to_unit
+from results.load import metric_info
 from results.select import lr_summary
 from results.style import axis_label, colors, display_unit, plt, save
+from results.units import to_unit
 
 
 def expected_best(values: Sequence[float], k: int, mode: str = "max") -> float:
@@ -84,9 +85,10 @@ def plot_tuning(records: pd.DataFrame, out_dir: Path) -> list[Path]:
                              squeeze=False)
     for ax, ((experiment, model, dataset), part) in zip(axes[0], panels):
         metric = part["metric"].iloc[0]
-        unit = display_unit(metric, paper)
+        info = metric_info(records, metric)
+        unit = display_unit(info, paper)
         for opt, line in part.groupby("optimizer", sort=True):
-            y = [to_unit(v, metric, unit) if unit else v for v in line["expected_best"]]
+            y = [to_unit(v, info, unit) for v in line["expected_best"]]
             ax.plot(line["k"], y, marker="o", markersize=3, color=palette[opt], label=opt)
         ax.set(xlabel="k (lr grid points drawn at random)", ylabel=axis_label("expected best val", metric, unit),
                title=f"{model} / {dataset}")
