@@ -134,3 +134,21 @@ def test_build_probes_registry_and_bad_input():
         build_probes([{"name": "grad_norm", "window": 3}])
     with pytest.raises(ValueError, match="listed twice"):
         build_probes(["grad_norm", "grad_norm"])
+
+
+def test_runner_records_probe_rows_and_the_report_draws_them(tmp_path):
+    """Through the real CLI: a digits cell with both probes, then `results report`."""
+    from results.__main__ import main as results_main
+    from tests.conftest import records, run_bench
+
+    runs, out = tmp_path / "runs", tmp_path / "report"
+    assert run_bench("experiment=quickstart", "sweep.optimizer=[sgd]", "+lr_grids.sgd=[0.1]", "epochs=2",
+                     "probes=[oscillation,grad_norm]", f"paths.runs={runs}") == 0
+    (rec,) = records(runs, "quickstart")
+    probes = rec["extras"]["probes"]
+    assert [r["epoch"] for r in probes["oscillation"]["rows"]] == [0, 1]
+    assert all(r["q"] >= 1.0 for r in probes["oscillation"]["rows"])  # path length >= displacement
+    assert set(probes["grad_norm"]["rows"][0]["per_tensor"]) == {n for n in probes["oscillation"]["rows"][0]["per_layer"]}
+    assert results_main(["report", "--runs", str(runs), "--out", str(out)]) == 0
+    pngs = {p.name for p in (out / "quickstart").glob("*.png")}
+    assert {"oscillation_mlp_digits.png", "grad_norm_mlp_digits.png", "tuning.png", "profile.png"} <= pngs
