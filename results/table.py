@@ -61,9 +61,9 @@ def _stat_columns(s: dict | None) -> dict:
     return {k: (s[k] if s else (math.nan if k not in ("ci_method", "baseline") else "")) for k in keys}
 
 
-STATS_LEGEND = ("Statistics: 95% interval of our mean over seeds (Student t; bootstrap for n >= 10) with n "
+STATS_LEGEND = ("Statistics: 0.95 confidence interval of our mean over seeds (Student t; bootstrap for n >= 10) with n "
                 "(`†`: fewer seeds than the recipe asks, `n=got/asked`); then ours − baseline ({baseline}) with its "
-                "95% Welch interval and Welch t-test p; `*` marks a difference significant at 0.05 after Holm "
+                "0.95 Welch interval and Welch t-test p; `*` marks a difference significant at 0.05 after Holm "
                 "correction across the table. A **bold** Δ: the published value lies outside our interval.")
 
 
@@ -232,8 +232,8 @@ def render_summary(records: pd.DataFrame, at: str = "final") -> str:
                   "epochs to target", "time to target (s)", "cells"]
         parts += [f"### {experiment}: summary", "",
                   f"Best lr by mean validation {metric} (validation-best epoch); val: that mean; test: "
-                  f"{_at_text(at).replace('test value ', '')}; mean ± std over seeds. Target: {TARGET_FRACTION:.0%} "
-                  f"of the best final validation {metric} among the optimizers (÷ {TARGET_FRACTION} where lower is "
+                  f"{_at_text(at).replace('test value ', '')}; mean ± std over seeds. Target: {TARGET_FRACTION} × "
+                  f"the best final validation {metric} among the optimizers (÷ {TARGET_FRACTION} where lower is "
                   f"better); epochs trained and wall seconds until the seed-mean validation curve reaches it "
                   f"(`never`: not reached).", "", _markdown(header, rows), ""]
     return "\n".join(parts)

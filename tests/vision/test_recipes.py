@@ -223,6 +223,6 @@ def test_report_over_the_smoke_records_of_every_recipe(data_root: Path, tmp_path
     for recipe in VISION_RECIPES + TOY_RECIPES:
         for name in ("table.md", "tuning.png", "tuning.csv", "profile.png", "speed.csv"):
             assert (out / recipe / name).stat().st_size > 0, (recipe, name)
-        assert "Statistics: 95% interval" in (out / recipe / "table.md").read_text(), recipe
+        assert "Statistics: 0.95 confidence interval" in (out / recipe / "table.md").read_text(), recipe
     index = (out / "index.md").read_text()
     assert "## Performance profile (all workloads)" in index and (out / "profile.png").stat().st_size > 0
