@@ -44,7 +44,9 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_paper_experiment_is_covered_here() -> None:
     reproducing = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml") if (_yaml(p.stem) or {}).get("reproduces"))
-    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES)
+    from tests.translation.test_recipe import RECIPES as TRANSLATION_RECIPES
+
+    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES + list(TRANSLATION_RECIPES))
 
 
 # (recipe, overrides picking one cell, expected values read off the paper text)
@@ -172,7 +174,7 @@ def test_one_padam_cell_per_model_runs_and_its_table_renders(data_root: Path, ru
         ("padam", "resnet18"), ("sgd", "resnet18")]
     assert all(r["status"] == "ok" and len(r["history"]) == 1 for r in recs)
     capsys.readouterr()
-    assert results_main(["table", "padam_table1", "--runs", str(runs)]) in (0, None)
+    assert results_main(["table", "padam_table1", "--runs", str(runs), "--smoke"]) in (0, None)
     out = capsys.readouterr().out
     resnet = next(line for line in out.splitlines() if line.startswith("| ResNet"))
     assert "94.94" in resnet and "95.00" in resnet  # published Padam and SGDM ResNet-18 beside ours
@@ -199,7 +201,7 @@ def test_adamomentum_table3_renders_seed_mean_and_std_beside_the_papers(data_roo
     recs = records(runs, "adamomentum_table3")
     assert sorted(r["identity"]["seed"] for r in recs) == [0, 1] and all(r["status"] == "ok" for r in recs)
     capsys.readouterr()
-    assert results_main(["table", "adamomentum_table3", "--runs", str(runs)]) in (0, None)
+    assert results_main(["table", "adamomentum_table3", "--runs", str(runs), "--smoke"]) in (0, None)
     out = capsys.readouterr().out
     vgg = next(line for line in out.splitlines() if line.startswith("| VGGNet-16"))
     ours = [100 * r["final"]["test_acc"] for r in recs]
@@ -219,7 +221,7 @@ def test_report_over_the_smoke_records_of_every_recipe(data_root: Path, tmp_path
         assert run_bench(*_smoke_args(recipe, data_root, runs)) == 0, recipe
     for recipe in TOY_RECIPES:
         assert run_bench(f"experiment={recipe}", "epochs=2", f"paths.runs={runs}") == 0, recipe
-    assert results_main(["report", "--runs", str(runs), "--out", str(out)]) == 0
+    assert results_main(["report", "--smoke", "--runs", str(runs), "--out", str(out)]) == 0
     for recipe in VISION_RECIPES + TOY_RECIPES:
         for name in ("table.md", "tuning.png", "tuning.csv", "profile.png", "speed.csv"):
             assert (out / recipe / name).stat().st_size > 0, (recipe, name)
