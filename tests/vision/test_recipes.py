@@ -220,7 +220,7 @@ def test_report_over_the_smoke_records_of_every_recipe(data_root: Path, tmp_path
     for recipe in VISION_RECIPES:
         assert run_bench(*_smoke_args(recipe, data_root, runs)) == 0, recipe
     for recipe in TOY_RECIPES:
-        assert run_bench(f"experiment={recipe}", "epochs=2", f"paths.runs={runs}") == 0, recipe
+        assert run_bench(f"experiment={recipe}", "+smoke=true", "epochs=2", f"paths.runs={runs}") == 0, recipe
     assert results_main(["report", "--smoke", "--runs", str(runs), "--out", str(out)]) == 0
     for recipe in VISION_RECIPES + TOY_RECIPES:
         for name in ("table.md", "tuning.png", "tuning.csv", "profile.png", "speed.csv"):
