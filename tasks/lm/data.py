@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 
+from tasks.base import TaskData
 from tasks.lm.corpus import Corpus, CorpusError, check_files, load_corpus
-from tasks.lm.streams import EpochSampler, Window, WindowLoader, fixed_windows, rank_loader
+from tasks.lm.streams import Window, WindowLoader, fixed_windows, rank_loader
+from tasks.tensor_loader import EpochSampler
 
 SMOKE_BPTT = 8  # a smoke cell's windows: short, so full-size models take a couple of seconds per batch
 
@@ -32,9 +33,11 @@ class SplitLoader:
     """
 
     def __init__(self, stream: torch.Tensor, streams: int, bptt: int, where: Callable[[], tuple[int, int]], *,
-                 variable_bptt: bool = False, seed: int = 0, per_rank: bool = False) -> None:
+                 variable_bptt: bool = False, seed: int = 0, per_rank: bool = False,
+                 epoch: Callable[[], int | None] = lambda: None) -> None:
         self.stream, self.streams, self.bptt = stream, int(streams), int(bptt)
         self.where, self.variable_bptt, self.seed = where, variable_bptt, int(seed)
+        self.epoch = epoch  # the trainer's epoch when known (see __iter__)
         self.per_rank = per_rank  # streams is the per-rank count (training); else the global count
         self.sampler = EpochSampler()
         self.batch_sampler = None
@@ -50,7 +53,8 @@ class SplitLoader:
                                        variable_bptt=self.variable_bptt, seed=self.seed)
             self._key = (rank, world)
         assert self._loader is not None
-        self._loader.sampler.epoch = self.sampler.epoch
+        epoch = self.epoch()
+        self._loader.sampler.epoch = self.sampler.epoch = self.sampler.epoch if epoch is None else int(epoch)
         return self._loader
 
     def __len__(self) -> int:
@@ -60,7 +64,9 @@ class SplitLoader:
         return len(fixed_windows(self.stream.numel() // total, self.bptt))
 
     def __iter__(self) -> Iterator[Window]:
-        # a generator: the rank and the epoch are read at the first ``next``
+        # A generator: the rank and the epoch are read at the first ``next``. Lightning
+        # prefetches the first window of a run before it calls ``set_epoch``, so the epoch
+        # comes from the trainer (restored from the checkpoint by then) when there is one.
         skip, self._skip = self._skip, 0
         self._yielded, self._exhausted = skip, False
         for i, window in enumerate(self.loader()):
@@ -69,31 +75,21 @@ class SplitLoader:
                 yield window
         self._exhausted = True
 
-    # Lightning checkpoints stateful loaders and restores them *before* it creates (and
-    # prefetches from) the first iterator of a resumed run, which happens before it calls
-    # ``set_epoch``; without this, a resumed run's first epoch would read epoch 0's windows.
     def state_dict(self) -> dict[str, int]:
-        """Where the next iteration starts: ``epoch`` and the windows of it already trained on."""
+        """Where the next iteration starts: ``epoch`` and the windows of it already trained on.
+
+        Lightning restores it for a checkpoint taken mid-epoch (a step budget); its fetcher
+        runs one window ahead of the one being trained on.
+        """
         if self._exhausted:
             return {"epoch": self.sampler.epoch + 1, "position": 0}
-        # Lightning's fetcher runs one window ahead of the one being trained on
         return {"epoch": self.sampler.epoch, "position": max(0, self._yielded - 1)}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.sampler.epoch, self._skip = int(state["epoch"]), int(state["position"])
 
 
-def _rank_and_world(module: pl.LightningDataModule) -> tuple[int, int]:
-    trainer = getattr(module, "trainer", None)
-    if trainer is not None:
-        return int(trainer.global_rank), int(trainer.world_size)
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-class PTBDataModule(pl.LightningDataModule):
+class PTBDataModule(TaskData):
     """Word-level PTB from ``data_dir/ptb.{train,valid,test}.txt`` (see :mod:`tasks.lm.corpus`).
 
     Args:
@@ -166,14 +162,24 @@ class PTBDataModule(pl.LightningDataModule):
             raise CorpusError(problems[0])
 
     # --- loaders ------------------------------------------------------------------------
-    def rank_and_world(self) -> tuple[int, int]:
-        return _rank_and_world(self)
+    def _trainer_epoch(self) -> int | None:
+        """The epoch Lightning hands to ``set_epoch`` (``epoch_progress.current.processed``).
+
+        Read from the trainer because Lightning prefetches the first window of a run before
+        it calls ``set_epoch``: a run resumed at epoch 2 would otherwise read epoch 0's windows
+        (``trainer.current_epoch`` is still 1 at that point).
+        """
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return None
+        return int(trainer.fit_loop.epoch_progress.current.processed)
 
     def split_loader(self, split: str) -> SplitLoader:
         corpus = self._load()
         if split == "train":
             return SplitLoader(self._train_stream(), self.batch_size, self.bptt, self.rank_and_world,
-                               variable_bptt=self.variable_bptt, seed=self.seed, per_rank=True)
+                               variable_bptt=self.variable_bptt, seed=self.seed, per_rank=True,
+                               epoch=self._trainer_epoch)
         streams = self.eval_batch_size if split == "val" else self.test_batch_size
         return SplitLoader(corpus.split(split), streams, self.bptt, self.rank_and_world)
 
@@ -181,12 +187,3 @@ class PTBDataModule(pl.LightningDataModule):
         """A window of the training shape, with no file access (plan-time fit check)."""
         shape = (self.bptt, self.batch_size)
         return Window(torch.zeros(shape, dtype=torch.long), torch.zeros(shape, dtype=torch.long))
-
-    def train_dataloader(self) -> SplitLoader:
-        return self.split_loader("train")
-
-    def val_dataloader(self) -> SplitLoader:
-        return self.split_loader("val")
-
-    def test_dataloader(self) -> SplitLoader:
-        return self.split_loader("test")

@@ -29,17 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tasks import Diverged
+from tasks.base import SPLITS, OptimizerFactory, SchedulerFactory, Task
 from tasks.lm.models import detach_state
 from tasks.lm.streams import Window
-from tasks.module import OptimizerFactory, SchedulerFactory, TaskModule
-
-SPLITS = ("val", "test")
+from tasks.metric import PERPLEXITY
 
 
-class LanguageModelTask(TaskModule):
-    metric = "ppl"
-    metric_mode = "min"
+class LanguageModelTask(Task):
+    metric = PERPLEXITY
     logged_keys = ("train_loss", "train_ppl", "val_loss", "val_ppl", "test_loss", "test_ppl")
 
     def __init__(self, model: nn.Module, optimizer_factory: OptimizerFactory,
@@ -72,7 +69,7 @@ class LanguageModelTask(TaskModule):
             self._train_sums = torch.zeros(2, dtype=torch.float64, device=self.device)
         n = batch.target.numel()
         self._train_sums += torch.stack([nll.detach().double() * n, nll.new_tensor(n, dtype=torch.float64)])
-        self._check_finite(loss, "training loss", batch_idx)
+        self.check_finite(loss, "training loss", step=batch_idx)
         return loss
 
     def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
@@ -91,21 +88,19 @@ class LanguageModelTask(TaskModule):
                 group["lr"] = lr
 
     def on_train_epoch_end(self) -> None:
-        sums = self.trainer.strategy.reduce(self._train_sums, reduce_op="sum")
-        loss = (sums[0] / sums[1].clamp_min(1)).item()
-        if not math.isfinite(loss):
-            raise Diverged(f"training loss became non-finite in epoch {self.current_epoch}")
-        self.log_dict({"train_loss": loss, "train_ppl": _exp(loss)}, on_epoch=True, sync_dist=False)
+        self._log_train()
 
-    def _check_finite(self, value: Tensor, where: str, step: int) -> None:
-        if step % self.divergence_check_every:
+    def _log_train(self) -> None:
+        """The epoch's mean training NLL so far (all ranks); at epoch ends and evaluations
+        (under a step budget the record takes its rows at evaluations)."""
+        if self._train_sums is None:
             return
-        bad = not bool(torch.isfinite(value))
-        trainer = self._trainer
-        if trainer is not None and trainer.world_size > 1:
-            bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
-        if bad:
-            raise Diverged(f"{where} became non-finite at epoch {self.current_epoch}, step {step}")
+        sums = self.trainer.strategy.reduce(self._train_sums, reduce_op="sum")
+        if sums[1] == 0:
+            return
+        loss = (sums[0] / sums[1]).item()
+        self.check_finite(loss, "training loss")
+        self.log_dict({"train_loss": loss, "train_ppl": _exp(loss)}, sync_dist=False)
 
     # --- evaluation -----------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
@@ -127,6 +122,16 @@ class LanguageModelTask(TaskModule):
                 loss = (sums[0] / sums[1]).item()
                 self.log_dict({f"{split}_loss": loss, f"{split}_ppl": _exp(loss)}, add_dataloader_idx=False,
                               sync_dist=False)
+        if self.trainer.state.fn == "fit":
+            self._log_train()
+
+    @classmethod
+    def fit_check(cls, model: nn.Module, batch: Window) -> None:
+        """Plan time, meta device: the model takes a window of token ids and returns vocabulary logits."""
+        out = model.eval()(batch.input)
+        vocab = getattr(model, "vocab_size", None)
+        if tuple(out.logits.shape[:2]) != tuple(batch.input.shape) or (vocab and out.logits.shape[-1] != vocab):
+            raise ValueError(f"logits of shape {tuple(out.logits.shape)} for windows of {tuple(batch.input.shape)}")
 
     # --- checkpoint -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -26,6 +26,8 @@ from typing import NamedTuple
 import numpy as np
 from torch import Tensor
 
+from tasks.tensor_loader import EpochSampler  # Lightning calls loader.sampler.set_epoch(epoch)
+
 MIN_LENGTH = 5      # AWD-LSTM: "prevent excessively small or negative sequence lengths"
 LENGTH_STD = 5.0    # AWD-LSTM: seq_len ~ N(bptt, 5)
 HALF_PROB = 0.05    # AWD-LSTM: bptt / 2 with probability 0.05
@@ -80,16 +82,6 @@ def rank_columns(streams: int, rank: int, world: int) -> tuple[int, int]:
     base, extra = divmod(streams, world)
     lo = rank * base + min(rank, extra)
     return lo, lo + base + (rank < extra)
-
-
-class EpochSampler:
-    """Holds the epoch Lightning sets (``_set_sampler_epoch`` calls ``loader.sampler.set_epoch``)."""
-
-    def __init__(self) -> None:
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
 
 
 class WindowLoader:

@@ -57,7 +57,7 @@ def _evaluate(model: nn.Module, data: PTBDataModule) -> dict[str, float]:
     module = LanguageModelTask(model, _sgd)
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_checkpointing=False,
                          enable_model_summary=False)
-    trainer.validate(module, dataloaders=[data.val_dataloader(), data.test_dataloader()], verbose=False)
+    trainer.validate(module, dataloaders=data.val_dataloader(), verbose=False)  # [val, test]
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
 
 
