@@ -1,7 +1,8 @@
 """Training curves: train loss and test metric vs epoch, one line per optimizer at its best
 learning rate (chosen on validation), mean over seeds with a ±1 std band; one PNG per
 model × dataset. Accuracy panels follow the paper's figures (error % for Padam and AdaRem,
-accuracy % otherwise); train loss is on a log axis whenever it is positive.
+accuracy % otherwise); language models add a train-perplexity panel (AdaMomentum Figs. 4/5:
+test and train perplexity); train loss is on a log axis whenever it is positive.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def _panels(history: pd.DataFrame, metric: str) -> list[tuple[str, str]]:
     panels = [(key, key.split("_", 1)[0])]
     if metric == "acc" and "test_acc5" in history and history["test_acc5"].notna().any():
         panels.append(("test_acc5", "test"))
+    if metric == "ppl" and "train_ppl" in history and history["train_ppl"].notna().any():
+        panels.append(("train_ppl", "train"))  # AdaMomentum Fig. 5: train perplexity (Fig. 4: test)
     return panels
 
 

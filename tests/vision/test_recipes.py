@@ -18,6 +18,7 @@ VISION_RECIPES = ["padam_table1", "padam_table2", "padam_table4", "adamomentum_t
                   "adal_cifar", "rame_vgg16", "rame_resnet20", "rame_mlp", "adarem_table1", "adarem_table2"]
 IMAGENET_RECIPES = {"padam_table2", "adamomentum_table4", "adarem_table1", "adarem_table2"}
 TOY_RECIPES = ["toy_adamomentum", "toy_adal"]
+LM_RECIPES = ["padam_table3", "adamomentum_table5", "adarem_table3"]  # tests/lm/test_recipes.py
 
 
 def _yaml(name: str) -> dict:
@@ -43,7 +44,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_paper_experiment_is_covered_here() -> None:
     reproducing = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml") if (_yaml(p.stem) or {}).get("reproduces"))
-    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES)
+    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES + LM_RECIPES)
 
 
 # (recipe, overrides picking one cell, expected values read off the paper text)
