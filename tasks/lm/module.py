@@ -7,9 +7,10 @@
 - Variable BPTT: a window carries ``lr_scale`` (its length / ``bptt``); the step runs with
   every param group's lr multiplied by it, and the lr is put back right after the step, so
   the schedule (and the lr the record shows) never sees the scaling.
-- Randomness (dropout, weight drop): the global generator is reseeded from ``(seed, epoch)``
-  at each epoch start, so a cell resumed from an epoch-end checkpoint repeats the
-  uninterrupted run exactly (tested on CPU).
+- Randomness (dropout, weight drop): the global generator is reseeded from ``(seed, step)``
+  before each training step, so a resumed cell repeats the uninterrupted run exactly
+  (tested on CPU); every data-parallel rank draws the same masks, as one device draws one
+  weight-drop mask per step.
 - Evaluation: validation loader 0 is the validation split, loader 1 the test split; each is
   read whole, the state carried across its windows from zero; ``{val,test}_loss`` is the
   mean token negative log-likelihood over the split and ``{val,test}_ppl = exp`` of it, the
@@ -52,13 +53,13 @@ class LanguageModelTask(Task):
 
     def on_train_epoch_start(self) -> None:
         self.state = None  # each pass over the training streams starts from a zero state
-        # dropout masks drawn from (seed, epoch): a run resumed at an epoch boundary draws the
-        # masks an uninterrupted one does (Lightning does not checkpoint the global RNG)
-        torch.manual_seed((getattr(self, "_base_seed", 0) * 1_000_003 + self.current_epoch) % 2**63)
         self._train_sums = torch.zeros(2, dtype=torch.float64, device=self.device)
 
     def on_train_batch_start(self, batch: Window, batch_idx: int) -> None:
         self._lr_scale = float(batch.lr_scale)
+        # dropout masks drawn from (seed, step): a resumed run draws the masks an uninterrupted
+        # one does (Lightning does not checkpoint the global generator)
+        torch.manual_seed((getattr(self, "_base_seed", 0) * 1_000_003 + self.global_step) % 2**63)
 
     def training_step(self, batch: Window, batch_idx: int) -> Tensor:
         out = self.model(batch.input, self.state)
@@ -135,10 +136,12 @@ class LanguageModelTask(Task):
 
     # --- checkpoint -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["lm_state"] = self.state  # mid-epoch checkpoints resume the carried state
+        # a mid-epoch checkpoint (step budget) resumes the carried state and the epoch's sums
+        checkpoint["lm_state"] = {"state": self.state, "train_sums": self._train_sums}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.state = checkpoint.get("lm_state")
+        saved = checkpoint.get("lm_state") or {}
+        self.state, self._train_sums = saved.get("state"), saved.get("train_sums")
 
 
 def _exp(loss: float) -> float:

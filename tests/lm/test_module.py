@@ -196,3 +196,32 @@ def test_a_crashed_awd_lstm_cell_resumes_to_the_uninterrupted_history(tmp_path: 
     strip = lambda hs: [{k: v for k, v in h.items() if k != "time"} for h in hs]  # noqa: E731
     assert strip(resumed["history"]) == strip(fresh["history"])
     assert fresh["history"][-1]["val_ppl"] < fresh["history"][0]["val_ppl"] * 1.5  # trained, did not blow up
+
+
+def _steps(runs: Path, data: Path) -> DictConfig:
+    return _cell(runs, data, "model=lstm1", "model.embedding_size=8", "model.hidden_size=12", "max_steps=9",
+                 "eval_every=3", "dataset.variable_bptt=true", "dataset.bptt=10", "grad_clip=0.25", "lr=5.0")
+
+
+def test_a_step_budget_takes_rows_at_evaluations_and_resumes_mid_epoch(tmp_path: Path, ptb_dir: Path,
+                                                                       monkeypatch) -> None:
+    fresh = run_cell(_steps(tmp_path / "fresh", ptb_dir.parent))
+    assert fresh["status"] == "ok", fresh["error"]
+    assert [h["step"] for h in fresh["history"]] == [3, 6, 9] and {h["epoch"] for h in fresh["history"]} == {0}
+    assert all("train_ppl" in h and "val_ppl" in h for h in fresh["history"])
+
+    original = LanguageModelTask.training_step
+
+    def crash_at_step_7(self, batch, batch_idx):  # noqa: ANN001
+        if self.global_step == 7:
+            raise RuntimeError("simulated crash")
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(LanguageModelTask, "training_step", crash_at_step_7)
+    crashed = run_cell(_steps(tmp_path / "runs", ptb_dir.parent))
+    assert crashed["status"] == "failed" and [h["step"] for h in crashed["history"]] == [3, 6]
+    monkeypatch.setattr(LanguageModelTask, "training_step", original)
+    resumed = run_cell(_steps(tmp_path / "runs", ptb_dir.parent))  # from the step-6 checkpoint, mid-epoch
+    assert resumed["status"] == "ok" and resumed["resumed_from"].endswith("last.ckpt")
+    strip = lambda hs: [{k: v for k, v in h.items() if k != "time"} for h in hs]  # noqa: E731
+    assert strip(resumed["history"]) == strip(fresh["history"])
