@@ -16,9 +16,8 @@ import hydra
 from omegaconf import DictConfig
 
 from bench.distributed import env_global_rank
-from bench.plan import CONF_DIR, PlanError, plan_cells
-from bench.record import FINISHED, RecordError, read_record, read_status
-from bench.sweep import PLANNED
+from bench.plan import CONF_DIR, PlanError, plan_cells, planned_cell
+from bench.record import FINISHED, RecordError, Status, read_record, read_status
 from bench.threads import local_parallelism
 
 DRY_RUN_FLAG = "--dry-run"  # print the cells, their count and a GPU-hour estimate; launch nothing
@@ -30,34 +29,73 @@ PASSTHROUGH_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c",
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> dict:
+    from hydra.core.hydra_config import HydraConfig
+
     from bench.cell import run_cell  # heavy imports (torch, lightning) only in the job
 
-    return run_cell(cfg)
+    hydra_cfg = HydraConfig.get()
+    plan = hydra_cfg.sweeper.get("plan")
+    entry = planned_cell(plan, list(hydra_cfg.overrides.task)) if plan else None
+    return run_cell(cfg, planned=entry)
 
 
 def _summarize(run_dirs: list[Path]) -> int:
-    """Print status counts of the planned cells; return the process exit code."""
+    """Print status counts of the planned cells; return the process exit code.
+
+    A cell another launch holds (its lock is taken now) is ``running elsewhere``: a normal
+    outcome when several launches share a sweep, so it does not make the exit code 1.
+    """
+    from bench.lock import describe_holder, held_elsewhere
+
     counts: Counter[str] = Counter()
     failed: list[Path] = []
-    for run_dir in run_dirs:
+    elsewhere: list[tuple[Path, dict]] = []
+    def status_of(run_dir: Path) -> str:
         try:
-            status = read_record(run_dir)["status"]
-        except (FileNotFoundError, RecordError):
-            status = "missing"
+            return read_record(run_dir)["status"]
+        except (OSError, RecordError):
+            return "missing"
+
+    for run_dir in run_dirs:
+        status = status_of(run_dir)
+        if status not in FINISHED:
+            holder = held_elsewhere(run_dir)
+            if holder is not None:
+                status = "running elsewhere"
+                elsewhere.append((run_dir, holder))
+            else:  # a holder writes the final record before it unlocks: read it again
+                status = status_of(run_dir)
         counts[status] += 1
-        if status in ("failed", "missing", "running"):
+        if status in (Status.FAILED, "missing", Status.RUNNING):
             failed.append(run_dir)
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     print(f"bench: {len(run_dirs)} cell(s): {parts}", file=sys.stderr)
+    for run_dir, holder in elsewhere[:10]:
+        print(f"bench:   running elsewhere: {run_dir} ({describe_holder(holder)})", file=sys.stderr)
     for run_dir in failed[:10]:
         print(f"bench:   not ok: {run_dir}", file=sys.stderr)
     return 1 if failed else 0
 
 
+# Dicts keyed by optimizer name: ``lr_grids.adam=[...]`` adds or replaces a key, no ``+`` needed.
+OPEN_DICTS = ("lr_grids", "optimizer_overrides")
+
+
+def _open_dict_overrides(argv: list[str]) -> list[str]:
+    """``lr_grids.adam=[..]`` -> ``++lr_grids.adam=[..]`` (Hydra wants ``+`` for a new key)."""
+    return [f"++{a}" if not a.startswith(("+", "~", "-")) and a.split("=", 1)[0].split(".", 1)[0] in OPEN_DICTS
+            and "." in a.split("=", 1)[0] else a for a in argv]
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _open_dict_overrides(list(sys.argv[1:] if argv is None else argv))
     dry_run = DRY_RUN_FLAG in argv
     argv = local_parallelism([a for a in argv if a != DRY_RUN_FLAG])
+    if any(a in ("--help", "-h") for a in argv):
+        from bench.help import help_text
+
+        print(help_text(), end="")
+        return 0
     if any(a.split("=", 1)[0] in PASSTHROUGH_FLAGS for a in argv):
         sys.argv = [sys.argv[0], *argv]
         _hydra_entry()
@@ -68,20 +106,36 @@ def main(argv: list[str] | None = None) -> int:
     except PlanError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
+    from bench.preflight import preflight
+
+    problems, notes = preflight(planned, argv, dry_run=dry_run)
+    if problems and not dry_run:  # the one line of bad input; warnings wait for a launch that can start
+        more = f" (+{len(problems) - 1} more problem(s): --dry-run lists them)" if len(problems) > 1 else ""
+        print(f"bench: error: {problems[0]}{more}", file=sys.stderr)
+        return 2
+    for line in [*(f"note: {n}" for n in notes), *(f"warning: {w}" for w in planned.warnings + problems)]:
+        print(f"bench: {line}", file=sys.stderr)
     if dry_run:
         from bench.dryrun import report
 
         return report(planned, argv)
-    PLANNED[tuple(planned.task_overrides)] = planned.cells
     done = sum(1 for d in planned.run_dirs if read_status(d) in FINISHED)
     print(f"bench: {len(planned.cells)} cell(s), {done} already finished", file=sys.stderr)
     logging.getLogger("bench").setLevel(logging.INFO)
-    sys.argv = [sys.argv[0], *argv]
+    sys.argv = [sys.argv[0], *argv, f"hydra.sweeper.plan={planned.write()}"]
+    from bench.progress import Progress
+
+    progress = Progress(planned.run_dirs) if env_global_rank() == 0 else None
     try:
+        if progress is not None:
+            progress.start()
         _hydra_entry()
     except SystemExit as exc:  # Hydra exits on its own errors; keep its code
         if exc.code not in (0, None):
             return int(exc.code) if isinstance(exc.code, int) else 1
+    finally:
+        if progress is not None:
+            progress.stop()
     if env_global_rank() > 0:  # a DDP rank re-running one cell: rank 0 reports it
         return 0
     return _summarize(planned.run_dirs)

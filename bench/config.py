@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 # Keys of a config node that describe it to the harness and are not constructor kwargs.
 METADATA_KEYS = ("name", "lr_grid", "interval")
@@ -87,9 +87,15 @@ def validate(cfg: DictConfig) -> None:
     wd = cfg.get("weight_decay")
     if wd is not None and (isinstance(wd, bool) or not isinstance(wd, (int, float)) or not math.isfinite(wd) or wd < 0):
         raise ConfigError(f"weight_decay={wd!r} is invalid: must be null or a finite number >= 0")
+    probes = cfg.get("probes") or []
+    if probes:
+        _check_probes(list(probes))
     for name, extra in (cfg.optimizer_overrides or {}).items():
         if "lr" in extra:
             raise ConfigError(f"optimizer_overrides.{name}.lr is not allowed: set learning rates with lr_grids.{name}")
+    from bench.schedules import check_schedule
+
+    check_schedule(cfg)  # its warnings are collected once per sweep by bench.plan
 
 
 @lru_cache(maxsize=None)
@@ -127,6 +133,16 @@ def _contract_checked(load: Any, target: str, key: str) -> type:
         raise ConfigError(f"{key}: cannot import {target} ({' '.join(str(exc).split())[:200]})") from None
 
 
+def _check_probes(names: list[str]) -> None:
+    try:
+        from bench.probes import PROBES
+    except ImportError:
+        raise ConfigError(f"probes={names}: this optbench has no probes (bench/probes is missing)") from None
+    for name in names:
+        if name not in PROBES:
+            raise ConfigError(f"probes: unknown probe {name!r}; choose from: {', '.join(sorted(PROBES))}")
+
+
 def finalize(cfg: DictConfig) -> DictConfig:
     """The cell's effective config: the top-level ``weight_decay`` (when set), then the
     per-optimizer overrides, merged into ``optimizer``; for a task with several optimizer
@@ -151,10 +167,11 @@ def finalize(cfg: DictConfig) -> DictConfig:
             if "lr" in role_extra:
                 raise ConfigError(f"optimizer_overrides.{name}.{role}.lr is not allowed: every role trains at the cell's lr")
             _check_override_keys(cfg, f"{name}.{role}", role_extra)
-            node = OmegaConf.merge(cfg.optimizer, role_extra)
+            node = OmegaConf.to_container(OmegaConf.merge(cfg.optimizer, role_extra), resolve=True)
             node.pop("lr_grid", None)
             nodes[role] = node
-        cfg.optimizer_roles = OmegaConf.create({r: OmegaConf.to_container(n) for r, n in nodes.items()})
+        with open_dict(cfg):
+            cfg.optimizer_roles = nodes
     return cfg
 
 
@@ -235,17 +252,21 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
 
 def identity(cfg: DictConfig) -> dict[str, Any]:
     """The few coordinates that name a cell in tables."""
-    return {
+    ident = {
         "optimizer": cfg.optimizer.name,
         "model": cfg.model.name,
         "dataset": cfg.dataset.name,
         "lr": float(cfg.lr),
         "seed": int(cfg.seed),
     }
+    if cfg.get("smoke"):  # a few-batch check, never a result: tables leave it out unless asked (--smoke)
+        ident["smoke"] = True
+    return ident
 
 
 def cell_id(cfg: DictConfig) -> str:
     """Readable, stable directory name: coordinates plus a hash of the identity config."""
     digest = hashlib.sha256(json.dumps(identity_config(cfg), sort_keys=True).encode()).hexdigest()[:10]
     ident = identity(cfg)
-    return f"{ident['optimizer']}_{ident['model']}_{ident['dataset']}_lr{ident['lr']:g}_s{ident['seed']}_{digest}"
+    smoke = "_smoke" if ident.get("smoke") else ""
+    return f"{ident['optimizer']}_{ident['model']}_{ident['dataset']}_lr{ident['lr']:g}_s{ident['seed']}{smoke}_{digest}"

@@ -44,7 +44,9 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_paper_experiment_is_covered_here() -> None:
     reproducing = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml") if (_yaml(p.stem) or {}).get("reproduces"))
-    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES + LM_RECIPES)
+    from tests.translation.test_recipe import RECIPES as TRANSLATION_RECIPES
+
+    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES + list(TRANSLATION_RECIPES) + LM_RECIPES)
 
 
 # (recipe, overrides picking one cell, expected values read off the paper text)
@@ -135,7 +137,7 @@ def test_one_padam_cell_per_model_runs_and_its_table_renders(data_root: Path, ru
         ("padam", "resnet18"), ("sgd", "resnet18")]
     assert all(r["status"] == "ok" and len(r["history"]) == 1 for r in recs)
     capsys.readouterr()
-    assert results_main(["table", "padam_table1", "--runs", str(runs)]) in (0, None)
+    assert results_main(["table", "padam_table1", "--runs", str(runs), "--smoke"]) in (0, None)
     out = capsys.readouterr().out
     resnet = next(line for line in out.splitlines() if line.startswith("| ResNet"))
     assert "94.94" in resnet and "95.00" in resnet  # published Padam and SGDM ResNet-18 beside ours
@@ -162,7 +164,7 @@ def test_adamomentum_table3_renders_seed_mean_and_std_beside_the_papers(data_roo
     recs = records(runs, "adamomentum_table3")
     assert sorted(r["identity"]["seed"] for r in recs) == [0, 1] and all(r["status"] == "ok" for r in recs)
     capsys.readouterr()
-    assert results_main(["table", "adamomentum_table3", "--runs", str(runs)]) in (0, None)
+    assert results_main(["table", "adamomentum_table3", "--runs", str(runs), "--smoke"]) in (0, None)
     out = capsys.readouterr().out
     vgg = next(line for line in out.splitlines() if line.startswith("| VGGNet-16"))
     ours = [100 * r["final"]["test_acc"] for r in recs]
