@@ -54,6 +54,8 @@ def split_path(root: str | Path, split: str) -> Path:
 
 def check_files(root: str | Path) -> list[str]:
     """Cheap checks of the three files (exist, non-empty, text): one line per problem."""
+    if not Path(root).is_dir():
+        return [f"{root}: no such folder; expected ptb.{{train,valid,test}}.txt from {SOURCE}"]
     problems = []
     for split in SPLITS:
         path = split_path(root, split)

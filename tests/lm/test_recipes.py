@@ -121,7 +121,7 @@ def test_padam_table3_smoke_cells_render_beside_the_published_numbers(data_root:
     recs = records(runs, "padam_table3")
     assert len(recs) == 2 and all(r["status"] == "ok" for r in recs), [r["error"] for r in recs]
     capsys.readouterr()
-    assert results_main(["table", "padam_table3", "--runs", str(runs)]) in (0, None)
+    assert results_main(["table", "padam_table3", "--runs", str(runs), "--smoke"]) in (0, None)
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| 3-layer LSTM"))
     assert "58.48" in row and "61.22" in row  # published Padam and SGDM beside ours
@@ -136,7 +136,7 @@ def test_report_draws_test_and_train_perplexity_curves(data_root: Path, runs: Pa
     assert run_bench(*_smoke("adamomentum_table5", data_root, runs, "model=lstm1", "optimizer=adamomentum,adam",
                              "model.hidden_size=24", "model.embedding_size=16")) == 0
     out = tmp_path / "report"
-    assert results_main(["report", "--runs", str(runs), "--out", str(out)]) in (0, None)
+    assert results_main(["report", "--runs", str(runs), "--out", str(out), "--smoke"]) in (0, None)
     assert (out / "adamomentum_table5" / "curves_lstm1_ptb.png").stat().st_size > 10_000
 
 
