@@ -1,7 +1,8 @@
 """Training curves: train loss and test metric vs epoch, one line per optimizer at its best
 learning rate (chosen on validation), mean over seeds with a ±1 std band; one PNG per
 model × dataset. Accuracy panels follow the paper's figures (error % for Padam and AdaRem,
-accuracy % otherwise); train loss is on a log axis whenever it is positive.
+accuracy % otherwise); language models add a train-perplexity panel (AdaMomentum Figs. 4/5:
+test and train perplexity); train loss is on a log axis whenever it is positive.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def _panels(history: pd.DataFrame, metric: str, reported: list[str]) -> list[tup
     for other in reported:
         if other != metric and f"test_{other}" in history and history[f"test_{other}"].notna().any():
             panels.append((f"test_{other}", "test"))
+    if metric == "ppl" and "train_ppl" in history and history["train_ppl"].notna().any():
+        panels.append(("train_ppl", "train"))  # AdaMomentum Fig. 5: train perplexity (Fig. 4: test)
     return panels
 
 

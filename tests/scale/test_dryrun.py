@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from bench.record import SCHEMA_VERSION, write_record
 from tests.conftest import REPO, run_bench
@@ -19,9 +20,12 @@ def _yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text()) or {}
 
 
-def _lr_grid(optimizer: str, experiment: dict) -> list:
+def _lr_grid(optimizer: str, experiment: dict, model_name: str = "") -> list:
     grids = experiment.get("lr_grids") or {}
-    return grids[optimizer] if optimizer in grids else _yaml(CONF / "optimizer" / f"{optimizer}.yaml")["lr_grid"]
+    if optimizer not in grids:
+        return _yaml(CONF / "optimizer" / f"{optimizer}.yaml")["lr_grid"]
+    # a per-model grid (`${lr_grids.by_model.${model.name}.adam}`, the PTB recipes) resolves by model name
+    return list(OmegaConf.create({"lr_grids": grids, "model": {"name": model_name}}).lr_grids[optimizer])
 
 
 def _expected_cells(experiment: dict) -> list[dict]:
@@ -39,7 +43,7 @@ def _expected_cells(experiment: dict) -> list[dict]:
         names = {"model_name": _yaml(CONF / "model" / f"{model}.yaml")["name"],
                  "dataset_name": _yaml(CONF / "dataset" / f"{data}.yaml")["name"]}
         swept = {g: v for g, v in (("optimizer", opt), ("model", model), ("dataset", data)) if g in sweep}
-        for lr in _lr_grid(opt, experiment):
+        for lr in _lr_grid(opt, experiment, names["model_name"]):
             for seed in experiment.get("seeds", [0]):
                 cells.append({"swept": swept, "lr": float(lr), "seed": seed, **names})
     return cells

@@ -20,6 +20,7 @@ VISION_RECIPES = ["padam_table1", "padam_table2", "padam_table4", "adamomentum_t
 IMAGENET_RECIPES = {"padam_table2", "adamomentum_table4", "adarem_table1", "adarem_table2", "adarem_figure2"}
 TOY_RECIPES = ["toy_adamomentum", "toy_adal"]
 OTHER_RECIPES = ["rame_coco"]  # tested with their task: tests/segmentation/test_recipe.py
+LM_RECIPES = ["padam_table3", "adamomentum_table5", "adarem_table3"]  # tests/lm/test_recipes.py
 
 
 def _yaml(name: str) -> dict:
@@ -47,7 +48,7 @@ def test_every_paper_experiment_is_covered_here() -> None:
     reproducing = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml") if (_yaml(p.stem) or {}).get("reproduces"))
     from tests.translation.test_recipe import RECIPES as TRANSLATION_RECIPES
 
-    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES + list(TRANSLATION_RECIPES) + OTHER_RECIPES)
+    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES + list(TRANSLATION_RECIPES) + OTHER_RECIPES + LM_RECIPES)
 
 
 # (recipe, overrides picking one cell, expected values read off the paper text)
