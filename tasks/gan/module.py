@@ -114,7 +114,7 @@ class GANModule(TaskModule):
         if self.g_step % self.divergence_check_every == 0 or batch_idx == 0:
             if not (torch.isfinite(d_mean) and torch.isfinite(g_loss)):
                 raise Diverged(f"GAN losses became non-finite at generator step {k} "
-                               f"(d_loss={float(d_mean):.4g}, g_loss={float(g_loss):.4g})")
+                               f"(d_loss={float(d_mean.detach()):.4g}, g_loss={float(g_loss.detach()):.4g})")
         self._sums += torch.stack([d_mean.double(), g_loss.detach().double(), torch.ones((), dtype=torch.float64,
                                                                                           device=self.device)])
 

@@ -1,0 +1,116 @@
+"""GAN cells through the runner: n_dis D steps per G step, records, resume, divergence, the CLI."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+import tasks.gan.module as gan_module
+from bench.cell import run_cell
+from tasks.gan.data import RealStream
+from tasks.gan.models import sngan_resnet
+from tests.conftest import run_bench
+from tests.gan.conftest import gan_cell
+
+
+def _strip(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in h.items() if k != "time"} for h in history]
+
+
+def test_cell_takes_n_dis_discriminator_steps_per_generator_step_and_records_fid(
+        tmp_path: Path, gan_cifar: Path, monkeypatch) -> None:
+    steps: list[str] = []
+    batches: list[int] = []
+    adam_step = torch.optim.Adam.step
+    model = sngan_resnet(num_classes=10, z_dim=32, g_channels=16, d_channels=16)
+    n_disc = len(list(model.discriminator.parameters()))
+
+    def spy_step(self, *args, **kwargs):
+        steps.append("D" if len(self.param_groups[0]["params"]) == n_disc else "G")
+        return adam_step(self, *args, **kwargs)
+
+    real_batch = RealStream.batch
+    monkeypatch.setattr(torch.optim.Adam, "step", spy_step)
+    monkeypatch.setattr(RealStream, "batch", lambda self, j, device="cpu": (batches.append(j), real_batch(self, j, device))[1])
+    record = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "module.n_dis=3", "epochs=2"))
+    assert record["status"] == "ok", record["error"]
+    assert steps == ["D", "D", "D", "G"] * 6  # 2 evaluations x 3 generator steps
+    assert batches == list(range(18))  # a fresh real batch for every discriminator step
+
+    history = record["history"]
+    assert [(h["epoch"], h["g_step"]) for h in history] == [(0, 3.0), (1, 6.0)]
+    for h in history:
+        assert {"val_fid", "test_fid", "g_loss", "d_loss", "train_loss", "time"} <= set(h)
+        assert h["val_fid"] > 0 and h["test_fid"] > 0 and math.isfinite(h["d_loss"])
+    assert record["metric"] == {"name": "fid", "mode": "min"}
+    assert record["extras"]["gan"]["fid_extractor"] == "random_conv-64-s0"
+    cell = tmp_path / "runs" / "gan_small" / record["cell_id"]
+    ckpt = torch.load(cell / "last.ckpt", weights_only=False)
+    assert len(ckpt["optimizer_states"]) == 2 and ckpt["gan"]["g_step"] == 6
+    assert {k.split(".")[1] for k in ckpt["state_dict"]} == {"generator", "discriminator"}
+    assert (cell / "samples.png").stat().st_size > 0
+
+
+def test_killed_cell_resumes_to_the_history_of_an_uninterrupted_one(tmp_path: Path, gan_cifar: Path,
+                                                                     monkeypatch) -> None:
+    fresh = run_cell(gan_cell(tmp_path / "fresh", gan_cifar, "epochs=3"))
+    assert fresh["status"] == "ok", fresh["error"]
+
+    original = gan_module.GANModule.training_step
+
+    def crash_between_evaluations(self, stream, batch_idx):
+        if self.g_step == 7:  # inside the third evaluation interval (steps 6..8)
+            raise RuntimeError("simulated kill")
+        return original(self, stream, batch_idx)
+
+    monkeypatch.setattr(gan_module.GANModule, "training_step", crash_between_evaluations)
+    crashed = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "epochs=3"))
+    assert crashed["status"] == "failed" and len(crashed["history"]) == 2
+    monkeypatch.setattr(gan_module.GANModule, "training_step", original)
+
+    resumed = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "epochs=3"))
+    assert resumed["status"] == "ok" and resumed["resumed_from"].endswith("last.ckpt")
+    assert _strip(resumed["history"]) == _strip(fresh["history"])  # FID, losses: bit for bit
+
+
+def test_non_finite_loss_ends_the_cell_as_diverged(tmp_path: Path, gan_cifar: Path, monkeypatch) -> None:
+    monkeypatch.setattr(gan_module, "hinge_g_loss", lambda logits: logits.mean() * float("nan"))
+    record = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "epochs=2"))
+    assert record["status"] == "diverged" and record["history"] == []
+
+
+def test_evaluation_noise_is_fixed_by_the_seed(tmp_path: Path, gan_cifar: Path) -> None:
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    def module(seed: int):
+        cfg = OmegaConf.to_container(gan_cell(tmp_path, gan_cifar, f"seed={seed}"), resolve=True)
+        model = instantiate({k: v for k, v in cfg["model"].items() if k != "name"})
+        return instantiate(cfg["module"], model=model, optimizer_factory=None)
+
+    (z0, y0), (z0b, y0b), (z1, _) = module(0).eval_latents(), module(0).eval_latents(), module(1).eval_latents()
+    assert z0.shape == (64, 32) and torch.equal(z0, z0b) and torch.equal(y0, y0b) and not torch.equal(z0, z1)
+
+
+def test_table2_smoke_cell_runs_through_the_cli_and_renders_beside_the_paper(
+        tmp_path: Path, gan_cifar: Path, capsys) -> None:
+    runs = tmp_path / "runs"
+    code = run_bench("experiment=adamomentum_table2", "optimizer=adamomentum", "seed=0", "+smoke=true",
+                     f"paths.runs={runs}", f"paths.data={gan_cifar}", f"paths.fid_cache={tmp_path}/fid",
+                     "dataset.verify_md5=false", "dataset.batch_size=4", "module.fid.extractor=random_conv",
+                     "module.fid.samples=16", "model.g_channels=32", "model.d_channels=32")  # CPU-sized widths
+    assert code == 0
+    from results.__main__ import main as results_main
+
+    capsys.readouterr()
+    assert results_main(["table", "adamomentum_table2", "--runs", str(runs)]) == 0
+    table = capsys.readouterr().out
+    assert "12.06" in table and "49.70" in table  # the published row
+    row = next(line for line in table.splitlines() if line.startswith("| FID |"))
+    cells = [c.strip() for c in row.strip("|").split("|")][1:]
+    assert len(cells) == 7 and all(c.startswith("— / ") for c in cells[:6])  # six optimizers not run
+    ours, published = cells[6].split(" / ")
+    assert float(ours) > 0 and published.startswith("12.06 ± 0.21")
