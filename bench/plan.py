@@ -17,7 +17,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from bench.config import ConfigError, cell_id, check_optimizer, finalize, model_fits
+from bench.config import ConfigError, cell_id, check_optimizer, data_class, finalize, model_fits
 from bench.sweep import override_key, plan
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -75,8 +75,11 @@ def _check_model_fits(cfg: DictConfig) -> None:
     for name in group_options("dataset"):
         other = cfg.copy()
         other.dataset = OmegaConf.load(CONF_DIR / "dataset" / f"{name}.yaml")
-        if name != cfg.dataset.name and model_fits(other) is None:
-            fits.append(name)
+        try:
+            if name != cfg.dataset.name and model_fits(other) is None:
+                fits.append(name)
+        except ConfigError:  # a data set of another task family
+            continue
     shape = cfg.dataset.get("input_shape")
     raise PlanError(
         f"model={cfg.model.name} does not fit dataset={cfg.dataset.name}"
@@ -115,17 +118,18 @@ def plan_cells(overrides: list[str]) -> Planned:
     fitted: set[str] = set()  # model x dataset pairs tried once
     for ovr, cfg in cells:
         try:
-            cfg = finalize(cfg)
-            key = repr(sorted(cfg.optimizer.items())) + repr(cfg.lr)
+            cfg = finalize(cfg)  # also holds the task class to the contract (tasks.base.check_task)
+            key = repr(OmegaConf.to_container(cfg.optimizer)) + repr(cfg.get("optimizer_roles")) + repr(cfg.lr)
             if key not in checked:
                 check_optimizer(cfg)
                 checked.add(key)
+            key = repr(OmegaConf.to_container(cfg.model)) + repr(OmegaConf.to_container(cfg.dataset))
+            if key not in fitted:  # before cell_id: a model missing a dataset key must not escape as a traceback
+                data_class(cfg)
+                _check_model_fits(cfg)
+                fitted.add(key)
         except ConfigError as exc:
             raise PlanError(str(exc)) from None
-        key = repr(OmegaConf.to_container(cfg.model)) + repr(OmegaConf.to_container(cfg.dataset))
-        if key not in fitted:  # before cell_id: a model missing a dataset key must not escape as a traceback
-            _check_model_fits(cfg)
-            fitted.add(key)
         planned.cells.append(ovr)
         planned.run_dirs.append(Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg))
         planned.configs.append(cfg)

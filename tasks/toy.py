@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
 from tasks import Diverged
-from tasks.module import TaskModule
+from tasks.base import Task, TaskData
+from tasks.metric import DISTANCE
 from tasks.tensor_loader import TensorLoader
 
 
@@ -90,11 +90,10 @@ class Point(nn.Module):
         return self.function.fn(self.xy[0], self.xy[1])
 
 
-class ToyProblem(pl.LightningDataModule):
+class ToyProblem(TaskData):
     """No data: ``steps_per_epoch`` empty batches, each one optimizer step."""
 
-    def __init__(self, function: str, start: Sequence[float] | None = None, steps_per_epoch: int = 20,
-                 seed: int = 0, smoke: bool = False, data_dir: str | None = None) -> None:
+    def __init__(self, function: str, start: Sequence[float] | None = None, steps_per_epoch: int = 20) -> None:
         """``start`` is read by the model config (``${dataset.start}``); accepted here so the
         dataset node can carry it."""
         super().__init__()
@@ -103,24 +102,18 @@ class ToyProblem(pl.LightningDataModule):
             raise ValueError(f"dataset.steps_per_epoch must be >= 1, got {steps_per_epoch}")
         self.steps = steps_per_epoch
 
-    def _loader(self, n: int) -> TensorLoader:
-        return TensorLoader(torch.zeros(n), batch_size=1)
+    def split_loader(self, split: str) -> TensorLoader:
+        return TensorLoader(torch.zeros(self.steps if split == "train" else 1), batch_size=1)
 
-    def train_dataloader(self) -> TensorLoader:
-        return self._loader(self.steps)
-
-    def val_dataloader(self) -> TensorLoader:
-        return self._loader(1)
-
-    def test_dataloader(self) -> TensorLoader:
-        return self._loader(1)
+    def example_batch(self) -> Tensor:
+        return torch.zeros(1)
 
 
-class ToyModule(TaskModule):
+class ToyModule(Task):
     """Minimise ``f`` over the point; the selection metric is the distance to the minimum."""
 
-    metric = "dist"
-    metric_mode = "min"
+    metric = DISTANCE
+    logged_keys = ("train_loss", "val_loss", "val_dist", "test_loss", "test_dist")
 
     def __init__(self, model: Point, optimizer_factory: Callable, scheduler_factory: Callable | None = None,
                  divergence_check_every: int = 1) -> None:
@@ -133,8 +126,7 @@ class ToyModule(TaskModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         loss = self.model()
-        if not torch.isfinite(loss):
-            raise Diverged(f"f became non-finite at epoch {self.current_epoch}, step {batch_idx}")
+        self.check_finite(loss, "f", step=batch_idx)
         self._losses.append(loss.item())
         return loss
 
@@ -153,6 +145,10 @@ class ToyModule(TaskModule):
         with torch.no_grad():
             value = self.model().item()
         self.log_dict({f"{split}_loss": value, f"{split}_dist": self._distance()}, add_dataloader_idx=False)
+
+    @classmethod
+    def fit_check(cls, model: nn.Module, batch: Any) -> None:
+        model()  # the point takes no input
 
     def record_extras(self) -> dict[str, Any]:
         """Extra record fields: the whole path, for trajectory plots."""
