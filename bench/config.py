@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 # Keys of a config node that describe it to the harness and are not constructor kwargs.
 METADATA_KEYS = ("name", "lr_grid", "interval")
@@ -152,9 +152,11 @@ def finalize(cfg: DictConfig) -> DictConfig:
                 raise ConfigError(f"optimizer_overrides.{name}.{role}.lr is not allowed: every role trains at the cell's lr")
             _check_override_keys(cfg, f"{name}.{role}", role_extra)
             node = OmegaConf.merge(cfg.optimizer, role_extra)
-            node.pop("lr_grid", None)
+            with open_dict(node):  # composed configs are in struct mode
+                node.pop("lr_grid", None)
             nodes[role] = node
-        cfg.optimizer_roles = OmegaConf.create({r: OmegaConf.to_container(n) for r, n in nodes.items()})
+        with open_dict(cfg):
+            cfg.optimizer_roles = OmegaConf.create({r: OmegaConf.to_container(n) for r, n in nodes.items()})
     return cfg
 
 
