@@ -11,7 +11,8 @@ pure function of ``(seed, j)`` -- the pass ``j // batches_per_pass`` fixes the p
 the flips -- so a resumed cell reads exactly the batches an uninterrupted one does, whatever
 Lightning's loader prefetching and restarts do.
 
-Evaluation loaders yield one :class:`RealImages` each: the uint8 images FID compares against.
+Under DDP, rank ``r`` of ``w`` reads real batch ``j * w + r``. Evaluation loaders yield one
+:class:`RealImages` each: the uint8 images FID compares against.
 ``val``: the training split (50k), used to pick the best evaluation without looking at test;
 ``test``: the test split (10k), the statistics the reference reports FID against
 (``eval_type: test``).
@@ -24,10 +25,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
+from tasks.base import TaskData
 from tasks.vision.cifar import check_cifar_files, read_cifar
 
 SMOKE_SIZES = {"train": 256, "test": 128}
@@ -61,9 +62,11 @@ class RealStream:
     device the first time a batch is asked for there.
     """
 
-    def __init__(self, images: Tensor, labels: Tensor, batch_size: int, seed: int, random_flip: bool = True) -> None:
+    def __init__(self, images: Tensor, labels: Tensor, batch_size: int, seed: int, random_flip: bool = True,
+                 rank: int = 0, world_size: int = 1) -> None:
         self.images, self.labels, self.batch_size = images, labels, int(batch_size)
         self.seed, self.random_flip = int(seed), bool(random_flip)
+        self.rank, self.world_size = int(rank), int(world_size)  # data-parallel ranks take interleaved batches
         self._device_cache: dict[str, tuple[Tensor, Tensor]] = {}
         self._perm: tuple[int, Tensor] | None = None
 
@@ -86,8 +89,9 @@ class RealStream:
         return self._perm[1][pos * self.batch_size: (pos + 1) * self.batch_size]
 
     def batch(self, j: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-        """``(images in [-1, 1] float32, labels)`` of real batch ``j`` on ``device``."""
+        """``(images in [-1, 1] float32, labels)`` of this rank's real batch ``j`` on ``device``."""
         device = torch.device(device)
+        j = int(j) * self.world_size + self.rank
         images, labels = self._on(device)
         idx = self.indices(j).to(device)
         x = images[idx].float().div_(127.5).sub_(1.0)
@@ -111,42 +115,65 @@ class Repeat:
         return self.length
 
 
+class Endless:
+    """The same object forever (no ``len``): the training loader under a step budget."""
+
+    def __init__(self, item: Any) -> None:
+        self.item = item
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            yield self.item
+
+
 def _digest(images: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
 
 
-class CIFARGANData(pl.LightningDataModule):
+class CIFARGANData(TaskData):
     """CIFAR-10 (torchvision on-disk format) as the GAN task's real data.
 
     Args:
         data_dir: directory holding ``cifar-10-batches-py/``.
         batch_size: real images per discriminator step (64 in the reference).
         seed: the cell's seed (shuffling and flips).
-        steps_per_epoch: generator steps per pass of the training loader (one evaluation each).
+        steps_per_epoch: ``None`` (default): the training loader never ends (a ``max_steps``
+            budget); an integer: generator steps per "epoch" (an epoch budget).
         random_flip: horizontal flips of real images (reference: ``random_flip_preprocessing``).
         smoke: tiny subsets (256 train / 128 test images).
         verify_md5: check the files against torchvision's MD5 sums.
+        fid_extractor, fid_weights: the module's FID extractor and weights file, so that
+            :meth:`preflight` reports a missing or wrong Inception file before launch.
     """
 
-    def __init__(self, data_dir: str = "data", batch_size: int = 64, seed: int = 0, steps_per_epoch: int = 2000,
+    def __init__(self, data_dir: str = "data", batch_size: int = 64, seed: int = 0, steps_per_epoch: int | None = None,
                  random_flip: bool = True, smoke: bool = False, verify_md5: bool = True, variant: str = "cifar10",
-                 **_: Any) -> None:
+                 fid_extractor: str | None = None, fid_weights: str | None = None) -> None:
         super().__init__()
         if variant != "cifar10":
             raise ValueError(f"dataset.variant must be 'cifar10' for the GAN task, got {variant!r}")
-        if int(batch_size) < 1 or int(steps_per_epoch) < 1:
-            raise ValueError("dataset.batch_size and dataset.steps_per_epoch must be >= 1")
+        if int(batch_size) < 1 or (steps_per_epoch is not None and int(steps_per_epoch) < 1):
+            raise ValueError("dataset.batch_size and dataset.steps_per_epoch must be >= 1 (steps_per_epoch: or null)")
         self.data_dir, self.batch_size, self.seed = data_dir, int(batch_size), int(seed)
-        self.steps_per_epoch, self.random_flip = int(steps_per_epoch), bool(random_flip)
-        self.smoke, self.verify_md5 = bool(smoke), bool(verify_md5)
+        self.steps_per_epoch = None if steps_per_epoch is None else int(steps_per_epoch)
+        self.random_flip, self.smoke, self.verify_md5 = bool(random_flip), bool(smoke), bool(verify_md5)
+        self.fid_extractor, self.fid_weights = fid_extractor, fid_weights
         self.stream: RealStream | None = None
 
     def preflight(self) -> list[str]:
+        problems = []
         try:
             check_cifar_files(self.data_dir, "cifar10", verify_md5=False)
         except Exception as exc:  # noqa: BLE001 - reported as one line
-            return [str(exc)]
-        return []
+            problems.append(str(exc))
+        if self.fid_extractor == "inception":
+            from tasks.gan.fid import check_inception_weights
+
+            try:
+                check_inception_weights(self.fid_weights)
+            except ValueError as exc:
+                problems.append(str(exc))
+        return problems
 
     def example_batch(self) -> tuple[Tensor, Tensor]:
         return torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long)
@@ -161,17 +188,15 @@ class CIFARGANData(pl.LightningDataModule):
         if len(train_x) < self.batch_size:
             raise ValueError(f"dataset.batch_size={self.batch_size} exceeds the {len(train_x)} training images")
         nchw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))  # noqa: E731
-        self.stream = RealStream(nchw(train_x), torch.from_numpy(train_y), self.batch_size, self.seed, self.random_flip)
+        rank, world = self.rank_and_world()
+        self.stream = RealStream(nchw(train_x), torch.from_numpy(train_y), self.batch_size, self.seed,
+                                 self.random_flip, rank, world)
         self.real = {
             "val": RealImages("train", nchw(train_x), f"cifar10-train-{len(train_x)}-{_digest(train_x)}"),
             "test": RealImages("test", nchw(test_x), f"cifar10-test-{len(test_x)}-{_digest(test_x)}"),
         }
 
-    def train_dataloader(self) -> Repeat:
-        return Repeat(self.stream, self.steps_per_epoch)
-
-    def val_dataloader(self) -> Repeat:
-        return Repeat(self.real["val"], 1)
-
-    def test_dataloader(self) -> Repeat:
-        return Repeat(self.real["test"], 1)
+    def split_loader(self, split: str) -> Repeat | Endless:
+        if split == "train":
+            return Endless(self.stream) if self.steps_per_epoch is None else Repeat(self.stream, self.steps_per_epoch)
+        return Repeat(self.real[split], 1)

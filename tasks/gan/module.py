@@ -19,37 +19,42 @@ fixed samples) is rewritten in the cell directory at each evaluation.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from tasks import Diverged
+from torch import nn
+
+from tasks.base import SPLITS, Task
 from tasks.gan.data import RealImages, RealStream, _mix
 from tasks.gan.fid import FIDEvaluator, build_extractor, to_uint8
 from tasks.gan.losses import hinge_d_loss, hinge_g_loss
 from tasks.gan.models import SNGAN
-from tasks.module import TaskModule
-
-SPLITS = ("val", "test")
+from tasks.metric import FID
 FID_DEFAULTS: dict[str, Any] = {"extractor": "inception", "weights": None, "cache_dir": None, "samples": 10000,
                                 "batch_size": 500, "features": 64, "extractor_seed": 0}
 
 
-class GANModule(TaskModule):
-    metric = "fid"
-    metric_mode = "min"
+class GANModule(Task):
+    """Two optimizer roles, ``generator`` and ``discriminator`` (per-role hyperparameters:
+    ``optimizer_overrides.<optimizer>.<role>.<kwarg>``). Each evaluation row holds ``val_fid``,
+    ``test_fid`` and the mean ``g_loss`` / ``d_loss`` (``train_loss`` = ``g_loss``) of the
+    generator steps since the previous evaluation."""
+
+    metric = FID
+    logged_keys = ("train_loss", "g_loss", "d_loss", "g_step", "lr_g", "lr_d", "val_fid", "test_fid")
+    roles = ("generator", "discriminator")
 
     def __init__(self, model: SNGAN, optimizer_factory: Any, scheduler_factory: Any = None,
-                 divergence_check_every: int = 1, n_dis: int = 5, seed: int = 0, batch_size: int = 64,
+                 divergence_check_every: int = 1, n_dis: int = 5, seed: int = 0,
                  fid: dict[str, Any] | None = None, smoke: bool = False) -> None:
         super().__init__(model, optimizer_factory, scheduler_factory, divergence_check_every)
         self.automatic_optimization = False
         if int(n_dis) < 1:
             raise ValueError(f"module.n_dis must be >= 1, got {n_dis}")
-        self.n_dis, self.seed, self.batch_size = int(n_dis), int(seed), int(batch_size)
+        self.n_dis, self.seed = int(n_dis), int(seed)
         unknown = set(fid or {}) - set(FID_DEFAULTS)
         if unknown:
             raise ValueError(f"module.fid.{sorted(unknown)[0]}: unknown key; allowed: {', '.join(FID_DEFAULTS)}")
@@ -83,18 +88,22 @@ class GANModule(TaskModule):
         return z, (torch.randint(classes, (n,), generator=g) if classes else None)
 
     # --- training --------------------------------------------------------------------------
-    def on_train_epoch_start(self) -> None:
-        self._sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # d_loss, g_loss, steps
+    def _running(self) -> Tensor:
+        sums = getattr(self, "_sums", None)
+        if sums is None or sums.device != self.device:
+            self._sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # d_loss, g_loss, steps
+        return self._sums
 
     def training_step(self, stream: RealStream, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         gen, disc = self.model.generator, self.model.discriminator
         k = self.g_step
+        rank = self.global_rank  # each data-parallel rank draws its own latents
         d_total = torch.zeros((), device=self.device)
         disc.requires_grad_(True)
         for d in range(self.n_dis):
             real, real_y = stream.batch(k * self.n_dis + d, self.device)
-            z, fake_y = self._latents(len(real), 0, k, d)
+            z, fake_y = self._latents(len(real), 0, k, d, rank)
             with torch.no_grad():
                 fake = gen(z, fake_y)
             d_loss = hinge_d_loss(disc(real, real_y), disc(fake, fake_y))
@@ -103,7 +112,7 @@ class GANModule(TaskModule):
             opt_d.step()
             d_total = d_total + d_loss.detach()
         disc.requires_grad_(False)  # the reference's toggle_grad: no D gradients in the G step
-        z, fake_y = self._latents(self.batch_size, 1, k, 0)
+        z, fake_y = self._latents(len(real), 1, k, 0, rank)
         g_loss = hinge_g_loss(disc(gen(z, fake_y), fake_y))
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
@@ -111,27 +120,36 @@ class GANModule(TaskModule):
         disc.requires_grad_(True)
         self.g_step = k + 1
         d_mean = d_total / self.n_dis
-        if self.g_step % self.divergence_check_every == 0 or batch_idx == 0:
-            if not (torch.isfinite(d_mean) and torch.isfinite(g_loss)):
-                raise Diverged(f"GAN losses became non-finite at generator step {k} "
-                               f"(d_loss={float(d_mean.detach()):.4g}, g_loss={float(g_loss.detach()):.4g})")
-        self._sums += torch.stack([d_mean.double(), g_loss.detach().double(), torch.ones((), dtype=torch.float64,
-                                                                                          device=self.device)])
+        losses = torch.stack([d_mean, g_loss.detach()])
+        self.check_finite(losses, "GAN losses (d, g)", step=k)
+        self._running().add_(torch.cat([losses.double(), torch.ones(1, dtype=torch.float64, device=self.device)]))
 
     def on_train_epoch_end(self) -> None:
-        d_loss, g_loss, n = (self._sums / max(float(self._sums[2]), 1.0)).tolist()[:2] + [float(self._sums[2])]
-        if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
-            raise Diverged(f"GAN losses became non-finite before generator step {self.g_step}")
-        opt_g, opt_d = self.optimizers()
-        self.log_dict({"train_loss": g_loss, "g_loss": g_loss, "d_loss": d_loss, "g_step": float(self.g_step),
-                       "lr_g": opt_g.param_groups[0]["lr"], "lr_d": opt_d.param_groups[0]["lr"]})
         schedulers = self.lr_schedulers()
         for scheduler in ([] if schedulers is None else schedulers if isinstance(schedulers, list) else [schedulers]):
             scheduler.step()  # manual optimization: the module steps its (per-epoch) schedules
 
+    def _log_training_figures(self) -> None:
+        """The running means since the last evaluation, logged with the evaluation's FIDs."""
+        sums = self._running()
+        steps = float(sums[2])
+        if steps == 0:  # a resumed run re-validating the step its checkpoint was taken at
+            return
+        d_loss, g_loss = (sums[:2] / steps).tolist()
+        self.check_finite(d_loss + g_loss, "GAN losses (d, g)")
+        opt_g, opt_d = self.optimizers()
+        self.log_dict({"train_loss": g_loss, "g_loss": g_loss, "d_loss": d_loss, "g_step": float(self.g_step),
+                       "lr_g": float(opt_g.param_groups[0]["lr"]), "lr_d": float(opt_d.param_groups[0]["lr"])},
+                      batch_size=1)
+        sums.zero_()
+
     # --- evaluation ------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
         self._fake_features = None
+
+    def on_validation_epoch_end(self) -> None:
+        if self._trainer is not None and not self.trainer.sanity_checking:
+            self._log_training_figures()
 
     @torch.no_grad()
     def generate(self, z: Tensor, y: Tensor | None) -> Tensor:
@@ -164,8 +182,8 @@ class GANModule(TaskModule):
 
     # --- optimizers, checkpoint, record ------------------------------------------------------
     def configure_optimizers(self) -> Any:
-        opt_g = self.optimizer_factory(self.model.generator.parameters())
-        opt_d = self.optimizer_factory(self.model.discriminator.parameters())
+        opt_g = self.optimizer_factory(self.model.generator.parameters(), "generator")
+        opt_d = self.optimizer_factory(self.model.discriminator.parameters(), "discriminator")
         if self.scheduler_factory is None:
             return [opt_g, opt_d]
         return [opt_g, opt_d], [self.scheduler_factory(opt_g), self.scheduler_factory(opt_d)]
@@ -181,6 +199,10 @@ class GANModule(TaskModule):
             torch.set_rng_state(state["torch_rng"])
         if state.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+    @classmethod
+    def fit_check(cls, model: nn.Module, batch: Any) -> None:
+        model(*batch)  # real images and labels into D; G must make images of the same shape
 
     def record_extras(self) -> dict[str, Any]:
         return {"gan": {"g_steps": self.g_step, "n_dis": self.n_dis, "fid_extractor": self.fid.extractor_id,

@@ -12,8 +12,8 @@ from bench.plan import CONF_DIR
 from tasks.vision.cifar_format import write_cifar
 from tests.vision.conftest import tiny_cifar_arrays
 
-# gan_small shrunk further: batch 8, 2 D steps per G step, 3 G steps per evaluation, 64 FID samples
-TINY = ["dataset.verify_md5=false", "dataset.batch_size=8", "dataset.steps_per_epoch=3", "module.n_dis=2",
+# gan_small shrunk further: batch 8, 2 D steps per G step, 6 G steps, an evaluation every 3, 64 FID samples
+TINY = ["dataset.verify_md5=false", "dataset.batch_size=8", "max_steps=6", "eval_every=3", "module.n_dis=2",
         "module.fid.samples=64", "module.fid.batch_size=32", "optimizer=adam", "seed=0"]
 
 

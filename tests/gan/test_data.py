@@ -54,15 +54,17 @@ def test_batches_are_scaled_flipped_source_images_with_their_labels() -> None:
 
 
 def test_data_module_reads_cifar_files_and_names_the_real_sets(gan_cifar: Path, tmp_path: Path) -> None:
-    data = CIFARGANData(str(gan_cifar), batch_size=8, seed=0, steps_per_epoch=3, verify_md5=False)
+    data = CIFARGANData(str(gan_cifar), batch_size=8, seed=0, verify_md5=False)
     assert data.preflight() == []
     data.setup("fit")
     train_x, train_y, test_x, _ = tiny_cifar_arrays(10)
     assert torch.equal(data.stream.images, torch.from_numpy(train_x.transpose(0, 3, 1, 2)))
     assert torch.equal(data.stream.labels, torch.from_numpy(np.asarray(train_y)))
-    loader = data.train_dataloader()
-    assert len(loader) == 3 and all(item is data.stream for item in loader)
-    (val,), (test,) = list(data.val_dataloader()), list(data.test_dataloader())
+    endless = iter(data.train_dataloader())  # a step budget: the stream never ends
+    assert all(next(endless) is data.stream for _ in range(1000)) and not hasattr(data.train_dataloader(), "__len__")
+    assert list(CIFARGANData(str(gan_cifar), steps_per_epoch=3, verify_md5=False).split_loader("train")) != []
+    val_loaders = data.val_dataloader()  # validation loader 1 is the test split
+    (val,), (test,) = list(val_loaders[0]), list(val_loaders[1])
     assert (val.split, len(val.images), test.split, len(test.images)) == ("train", N_TRAIN, "test", N_TEST)
     assert val.key.startswith(f"cifar10-train-{N_TRAIN}-") and test.key.startswith(f"cifar10-test-{N_TEST}-")
     x, y = data.example_batch()
@@ -70,3 +72,18 @@ def test_data_module_reads_cifar_files_and_names_the_real_sets(gan_cifar: Path, 
 
     missing = CIFARGANData(str(tmp_path / "empty"), verify_md5=False).preflight()
     assert len(missing) == 1 and "CIFAR-10 not found" in missing[0] and str(tmp_path / "empty") in missing[0]
+
+
+def test_preflight_reports_missing_inception_weights_only_for_the_inception_extractor(gan_cifar: Path,
+                                                                                      tmp_path: Path) -> None:
+    weights = str(tmp_path / "weights-inception-2015-12-05-6726825d.pth")
+    problems = CIFARGANData(str(gan_cifar), fid_extractor="inception", fid_weights=weights).preflight()
+    assert len(problems) == 1 and "FID Inception weights not found" in problems[0] and weights in problems[0]
+    assert CIFARGANData(str(gan_cifar), verify_md5=False, fid_extractor="random_conv", fid_weights=weights).preflight() == []
+
+
+def test_ranks_read_interleaved_batches() -> None:
+    single, r0, r1 = _stream(), _stream(), _stream()
+    r0.rank, r0.world_size, r1.rank, r1.world_size = 0, 2, 1, 2
+    for j in range(4):
+        assert torch.equal(r0.batch(j)[0], single.batch(2 * j)[0]) and torch.equal(r1.batch(j)[0], single.batch(2 * j + 1)[0])

@@ -35,17 +35,17 @@ def test_cell_takes_n_dis_discriminator_steps_per_generator_step_and_records_fid
     real_batch = RealStream.batch
     monkeypatch.setattr(torch.optim.Adam, "step", spy_step)
     monkeypatch.setattr(RealStream, "batch", lambda self, j, device="cpu": (batches.append(j), real_batch(self, j, device))[1])
-    record = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "module.n_dis=3", "epochs=2"))
+    record = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "module.n_dis=3"))
     assert record["status"] == "ok", record["error"]
     assert steps == ["D", "D", "D", "G"] * 6  # 2 evaluations x 3 generator steps
     assert batches == list(range(18))  # a fresh real batch for every discriminator step
 
     history = record["history"]
-    assert [(h["epoch"], h["g_step"]) for h in history] == [(0, 3.0), (1, 6.0)]
+    assert [(h["step"], h["g_step"]) for h in history] == [(3, 3.0), (6, 6.0)]
     for h in history:
         assert {"val_fid", "test_fid", "g_loss", "d_loss", "train_loss", "time"} <= set(h)
         assert h["val_fid"] > 0 and h["test_fid"] > 0 and math.isfinite(h["d_loss"])
-    assert record["metric"] == {"name": "fid", "mode": "min"}
+    assert record["metric"]["name"] == "fid" and record["metric"]["mode"] == "min" and record["metric"]["unit"] == "FID"
     assert record["extras"]["gan"]["fid_extractor"] == "random_conv-64-s0"
     cell = tmp_path / "runs" / "gan_small" / record["cell_id"]
     ckpt = torch.load(cell / "last.ckpt", weights_only=False)
@@ -56,30 +56,32 @@ def test_cell_takes_n_dis_discriminator_steps_per_generator_step_and_records_fid
 
 def test_killed_cell_resumes_to_the_history_of_an_uninterrupted_one(tmp_path: Path, gan_cifar: Path,
                                                                      monkeypatch) -> None:
-    fresh = run_cell(gan_cell(tmp_path / "fresh", gan_cifar, "epochs=3"))
+    fresh = run_cell(gan_cell(tmp_path / "fresh", gan_cifar, "max_steps=9"))
     assert fresh["status"] == "ok", fresh["error"]
 
     original = gan_module.GANModule.training_step
 
     def crash_between_evaluations(self, stream, batch_idx):
-        if self.g_step == 7:  # inside the third evaluation interval (steps 6..8)
+        if self.g_step == 7:  # inside the third evaluation interval (steps 7..9)
             raise RuntimeError("simulated kill")
         return original(self, stream, batch_idx)
 
     monkeypatch.setattr(gan_module.GANModule, "training_step", crash_between_evaluations)
-    crashed = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "epochs=3"))
+    crashed = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "max_steps=9"))
     assert crashed["status"] == "failed" and len(crashed["history"]) == 2
     monkeypatch.setattr(gan_module.GANModule, "training_step", original)
 
-    resumed = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "epochs=3"))
+    resumed = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "max_steps=9"))
     assert resumed["status"] == "ok" and resumed["resumed_from"].endswith("last.ckpt")
+    assert [h["step"] for h in fresh["history"]] == [3, 6, 9]
     assert _strip(resumed["history"]) == _strip(fresh["history"])  # FID, losses: bit for bit
 
 
 def test_non_finite_loss_ends_the_cell_as_diverged(tmp_path: Path, gan_cifar: Path, monkeypatch) -> None:
     monkeypatch.setattr(gan_module, "hinge_g_loss", lambda logits: logits.mean() * float("nan"))
-    record = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "epochs=2"))
+    record = run_cell(gan_cell(tmp_path / "runs", gan_cifar))
     assert record["status"] == "diverged" and record["history"] == []
+    assert "GAN losses (d, g) became non-finite" in record["error"]
 
 
 def test_evaluation_noise_is_fixed_by_the_seed(tmp_path: Path, gan_cifar: Path) -> None:
@@ -114,3 +116,30 @@ def test_table2_smoke_cell_runs_through_the_cli_and_renders_beside_the_paper(
     assert len(cells) == 7 and all(c.startswith("— / ") for c in cells[:6])  # six optimizers not run
     ours, published = cells[6].split(" / ")
     assert float(ours) > 0 and published.startswith("12.06 ± 0.21")
+    assert "best training-split FID" in table  # the layout's note: which evaluation is reported
+
+    import json
+    (record,) = [json.loads(p.read_text()) for p in runs.glob("adamomentum_table2/*/record.json")]
+    best = min(record["history"], key=lambda h: h["val_fid"])
+    assert float(ours) == pytest.approx(best["test_fid"], abs=0.006)  # printed with 2 decimals
+    assert results_main(["table", "adamomentum_table2", "--runs", str(runs), "--at", "final"]) == 0
+    final_row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| FID |"))
+    final = float(final_row.strip("|").split("|")[-1].split(" / ")[0])
+    assert final == pytest.approx(record["history"][-1]["test_fid"], abs=0.006)
+
+
+def test_per_role_overrides_reach_each_optimizer(tmp_path: Path, gan_cifar: Path, monkeypatch) -> None:
+    built: dict[str, dict] = {}
+    original = gan_module.GANModule.configure_optimizers
+
+    def spy(self):
+        out = original(self)
+        opt_g, opt_d = out[0] if isinstance(out, tuple) else out  # ([g, d], [schedules]) or [g, d]
+        built.update(generator=opt_g.param_groups[0], discriminator=opt_d.param_groups[0])
+        return out
+
+    monkeypatch.setattr(gan_module.GANModule, "configure_optimizers", spy)
+    record = run_cell(gan_cell(tmp_path / "runs", gan_cifar, "max_steps=1", "eval_every=1",
+                               "+optimizer_overrides.adam.discriminator.betas=[0.0,0.9]"))
+    assert record["status"] == "ok", record["error"]
+    assert built["discriminator"]["betas"] == (0.0, 0.9) and built["generator"]["betas"] == (0.5, 0.999)
