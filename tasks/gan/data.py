@@ -175,8 +175,9 @@ class CIFARGANData(TaskData):
                 problems.append(str(exc))
         return problems
 
-    def example_batch(self) -> tuple[Tensor, Tensor]:
-        return torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long)
+    def example_batch(self) -> RealStream:
+        """What a training step receives: a stream handle (here over two blank images), not an ``(x, y)`` pair."""
+        return RealStream(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), 2, 0)
 
     def setup(self, stage: str | None = None) -> None:
         if self.stream is not None:

@@ -201,8 +201,9 @@ class GANModule(Task):
             torch.cuda.set_rng_state_all(state["cuda_rng"])
 
     @classmethod
-    def fit_check(cls, model: nn.Module, batch: Any) -> None:
-        model(*batch)  # real images and labels into D; G must make images of the same shape
+    def fit_check(cls, model: nn.Module, batch: RealStream) -> None:
+        """Real images and labels into D; G must make images of the same shape (``SNGAN.forward``)."""
+        model(batch.images.float(), batch.labels)
 
     def record_extras(self) -> dict[str, Any]:
         return {"gan": {"g_steps": self.g_step, "n_dis": self.n_dis, "fid_extractor": self.fid.extractor_id,

@@ -67,8 +67,9 @@ def test_data_module_reads_cifar_files_and_names_the_real_sets(gan_cifar: Path, 
     (val,), (test,) = list(val_loaders[0]), list(val_loaders[1])
     assert (val.split, len(val.images), test.split, len(test.images)) == ("train", N_TRAIN, "test", N_TEST)
     assert val.key.startswith(f"cifar10-train-{N_TRAIN}-") and test.key.startswith(f"cifar10-test-{N_TEST}-")
-    x, y = data.example_batch()
-    assert x.shape == (2, 3, 32, 32) and y.dtype == torch.long
+    example = data.example_batch()  # the training batch type, without reading files
+    assert isinstance(example, RealStream) and example.images.shape == (2, 3, 32, 32)
+    assert example.images.dtype == data.stream.images.dtype and example.labels.dtype == data.stream.labels.dtype
 
     missing = CIFARGANData(str(tmp_path / "empty"), verify_md5=False).preflight()
     assert len(missing) == 1 and "CIFAR-10 not found" in missing[0] and str(tmp_path / "empty") in missing[0]
