@@ -1,4 +1,5 @@
-"""Training curves: train loss and test metric vs epoch, one line per optimizer at its best
+"""Training curves: train loss and test metric vs epoch (vs training step for step-budget
+cells, e.g. a GAN's FID every 2k generator steps), one line per optimizer at its best
 learning rate (chosen on validation), mean over seeds with a ±1 std band; one PNG per
 model × dataset. Accuracy panels follow the paper's figures (error % for Padam and AdaRem,
 accuracy % otherwise); train loss is on a log axis whenever it is positive.
@@ -27,12 +28,12 @@ def _panels(history: pd.DataFrame, metric: str) -> list[tuple[str, str]]:
     return panels
 
 
-def _band(ax, frame: pd.DataFrame, key: str, color, label: str | None, convert) -> None:
-    data = frame[["epoch", key]].dropna()
+def _band(ax, frame: pd.DataFrame, key: str, color, label: str | None, convert, x_key: str = "epoch") -> None:
+    data = frame[[x_key, key]].dropna()
     if data.empty:
         return
-    stats = data.groupby("epoch")[key].agg(["mean", "std", "count"]).reset_index()
-    x = stats["epoch"] + 1
+    stats = data.groupby(x_key)[key].agg(["mean", "std", "count"]).reset_index()
+    x = stats[x_key] + 1 if x_key == "epoch" else stats[x_key]
     mean = stats["mean"].map(convert)
     ax.plot(x, mean, color=color, linewidth=1.5, label=label)
     if (stats["count"] > 1).any():
@@ -51,6 +52,7 @@ def curves_figure(records: pd.DataFrame):
     metric, paper = records["metric"].iloc[0], records["paper"].iloc[0]
     unit = display_unit(metric, paper)
     panels = _panels(history, metric) if len(history) else [(f"test_{metric}", "test")]
+    x_key = "step" if "per" in records and (records["per"] == "step").all() and "step" in history else "epoch"
     fig, axes = plt.subplots(1, 1 + len(panels), figsize=(5.0 * (1 + len(panels)) + 1.8, 4.0), layout="constrained")
     palette = colors(list(selection["optimizer"]))
     for sel in selection.itertuples():
@@ -60,17 +62,17 @@ def curves_figure(records: pd.DataFrame):
             continue
         runs = history[history["optimizer"] == sel.optimizer]
         if "train_loss" in runs:
-            _band(axes[0], runs, "train_loss", color, f"{sel.optimizer} (lr={sel.lr:g})", float)
+            _band(axes[0], runs, "train_loss", color, f"{sel.optimizer} (lr={sel.lr:g})", float, x_key)
         for ax, (key, _) in zip(axes[1:], panels):
             if key in runs:
                 m = key.split("_", 1)[1]
-                _band(ax, runs, key, color, None, lambda v, m=m: to_unit(v, m, unit) if unit else v)
+                _band(ax, runs, key, color, None, lambda v, m=m: to_unit(v, m, unit) if unit else v, x_key)
     if "train_loss" in history and log_scale_ok(list(history["train_loss"])):
         axes[0].set_yscale("log")
-    axes[0].set(xlabel="epoch", ylabel="train loss", title="train loss")
+    axes[0].set(xlabel=x_key, ylabel="train loss", title="train loss")
     for ax, (key, split) in zip(axes[1:], panels):
         label = axis_label(split, key.split("_", 1)[1], unit)
-        ax.set(xlabel="epoch", ylabel=label, title=label)
+        ax.set(xlabel=x_key, ylabel=label, title=label)
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

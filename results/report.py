@@ -9,6 +9,7 @@ import pandas as pd
 
 from results.curves import plot_curves
 from results.load import experiments_with_records, load_records, record_paths
+from results.samples import plot_samples
 from results.sensitivity import plot_sensitivity
 from results.table import Table, write_table
 
@@ -28,6 +29,7 @@ def experiment_outputs(runs_dir: Path, experiment: str, out_dir: Path,
     records = load_records(runs_dir, experiment)
     table, files = write_table(records, out_dir, at)
     files += plot_curves(records, out_dir)
+    files += plot_samples(records, out_dir)
     files += plot_sensitivity(records, out_dir)
     files.append(out_dir / "sensitivity.csv")
     files += plot_trajectories_if_any(records, runs_dir, out_dir)
