@@ -31,3 +31,10 @@ def gan_cell(runs: Path, data: Path, *overrides: str, experiment: str = "gan_sma
             f"experiment={experiment}", f"paths.runs={runs}", f"paths.data={data}",
             f"paths.fid_cache={runs}/fid_cache", "lr=0.0002", *TINY, *overrides])
     return cfg
+
+
+@pytest.fixture(autouse=True)
+def _no_user_fid_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the user's Inception weights or FID cache locations."""
+    monkeypatch.delenv("OPTBENCH_FID_WEIGHTS", raising=False)
+    monkeypatch.delenv("OPTBENCH_FID_CACHE", raising=False)
