@@ -143,3 +143,13 @@ def test_per_role_overrides_reach_each_optimizer(tmp_path: Path, gan_cifar: Path
                                "+optimizer_overrides.adam.discriminator.betas=[0.0,0.9]"))
     assert record["status"] == "ok", record["error"]
     assert built["discriminator"]["betas"] == (0.0, 0.9) and built["generator"]["betas"] == (0.5, 0.999)
+
+
+def test_missing_inception_weights_fail_the_cell_with_the_fix(tmp_path: Path, gan_cifar: Path) -> None:
+    """Until the planner calls ``TaskData.preflight`` (which reports it before launch), the cell fails at build."""
+    weights = tmp_path / "nowhere" / "weights-inception-2015-12-05-6726825d.pth"
+    cfg = gan_cell(tmp_path / "runs", gan_cifar, "module.fid.extractor=inception", f"paths.fid_weights={weights}")
+    record = run_cell(cfg)
+    assert record["status"] == "failed" and record["history"] == []
+    assert f"FID Inception weights not found at '{weights}'" in record["error"]
+    assert "paths.fid_weights=FILE" in record["error"]
