@@ -21,7 +21,6 @@ Under DDP, rank ``r`` of ``w`` reads real batch ``j * w + r``. Evaluation loader
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np

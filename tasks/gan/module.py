@@ -66,8 +66,7 @@ class GANModule(Task):
         extractor, extractor_id = build_extractor(self.fid_cfg["extractor"], self.fid_cfg["weights"],
                                                   int(self.fid_cfg["features"]), int(self.fid_cfg["extractor_seed"]))
         # a plain object, not a child module: never trained, checkpointed or put in train mode
-        self.fid = FIDEvaluator(extractor, extractor_id, self.fid_cfg["cache_dir"],
-                                            int(self.fid_cfg["batch_size"]))
+        self.fid = FIDEvaluator(extractor, extractor_id, self.fid_cfg["cache_dir"], int(self.fid_cfg["batch_size"]))
         self.g_step = 0
         self._fake_features: Tensor | None = None
 
