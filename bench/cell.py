@@ -109,7 +109,7 @@ def write_metrics_csv(run_dir: Path, history: list[dict[str, Any]]) -> None:
 class CellRecord:
     """The record of one cell, rewritten atomically whenever it changes."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path, metric: dict[str, Any]) -> None:
+    def __init__(self, cfg: DictConfig, run_dir: Path, task: type) -> None:
         self.run_dir = run_dir
         self.csv = bool(cfg.logger.get("csv", cfg.logger.get("kind") == "csv"))
         self.enabled = env_global_rank() == 0  # only global rank 0 writes (multi-process cells)
@@ -120,7 +120,8 @@ class CellRecord:
             "status": str(Status.RUNNING),
             "identity": identity(cfg),
             "reproduces": OmegaConf.to_container(cfg.reproduces) if cfg.reproduces else None,
-            "metric": metric,
+            "metric": task.metric.to_dict(),  # the selection metric: name, mode, unit, scale, label
+            "metrics": {name: m.to_dict() for name, m in task.metrics().items()},
             "budget": budget(cfg),
             "config": OmegaConf.to_container(cfg, resolve=True),
             "history": [],
@@ -151,17 +152,23 @@ class CellRecord:
             write_metrics_csv(self.run_dir, self.data["history"])
 
 
-def run_cell(cfg: DictConfig) -> dict[str, Any]:
+def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run (or skip, or resume) the cell ``cfg`` describes and return its record.
 
-    One process trains a cell at a time (``bench.lock``): a cell another process holds is
-    skipped. A stop signal ends the cell cleanly and requeues it (``bench.preemption``).
+    ``planned`` is the cell's entry of the sweep's plan (:func:`bench.plan.planned_cell`):
+    its finalized config and run directory are used as they are. Without it the cell is
+    finalized and hashed here. One process trains a cell at a time (``bench.lock``): a cell
+    another process holds is skipped. A stop signal ends the cell cleanly and requeues it
+    (``bench.preemption``).
     """
     _quiet_lightning()
     configure_threads()
     _collect_previous_cell()
-    cfg = finalize(cfg)
-    run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
+    if planned is not None:
+        cfg, run_dir = OmegaConf.create(planned["config"]), Path(planned["run_dir"])
+    else:
+        cfg = finalize(cfg)
+        run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
     label = f"{cfg.optimizer.name} {cfg.model.name}/{cfg.dataset.name} lr={cfg.lr:g} seed={cfg.seed}"
     finished = _finished_record(run_dir, label)
     if finished is not None:
@@ -230,7 +237,7 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
     run_dir.mkdir(parents=True, exist_ok=True)
 
     smoke = bool(cfg.get("smoke", False))
-    record = CellRecord(cfg, run_dir, task_class(cfg).metric.to_dict())
+    record = CellRecord(cfg, run_dir, task_class(cfg))
     tracker = None
 
     def on_epoch(entries: list[dict[str, Any]]) -> None:
@@ -309,6 +316,10 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
     if runner_opts.get("matmul_precision"):
         torch.set_float32_matmul_precision(runner_opts["matmul_precision"])
     budget_args, budget_callbacks = _budget_trainer_args(cfg, smoke)
+    if cfg.get("probes"):
+        from bench.probes import build_probes
+
+        budget_callbacks += build_probes(list(cfg.probes))
     trainer = pl.Trainer(
         **trainer_cfg,
         **budget_args,

@@ -87,6 +87,9 @@ def validate(cfg: DictConfig) -> None:
     wd = cfg.get("weight_decay")
     if wd is not None and (isinstance(wd, bool) or not isinstance(wd, (int, float)) or not math.isfinite(wd) or wd < 0):
         raise ConfigError(f"weight_decay={wd!r} is invalid: must be null or a finite number >= 0")
+    probes = cfg.get("probes") or []
+    if probes:
+        _check_probes(list(probes))
     for name, extra in (cfg.optimizer_overrides or {}).items():
         if "lr" in extra:
             raise ConfigError(f"optimizer_overrides.{name}.lr is not allowed: set learning rates with lr_grids.{name}")
@@ -127,6 +130,16 @@ def _contract_checked(load: Any, target: str, key: str) -> type:
         raise ConfigError(f"{key}: cannot import {target} ({' '.join(str(exc).split())[:200]})") from None
 
 
+def _check_probes(names: list[str]) -> None:
+    try:
+        from bench.probes import PROBES
+    except ImportError:
+        raise ConfigError(f"probes={names}: this optbench has no probes (bench/probes is missing)") from None
+    for name in names:
+        if name not in PROBES:
+            raise ConfigError(f"probes: unknown probe {name!r}; choose from: {', '.join(sorted(PROBES))}")
+
+
 def finalize(cfg: DictConfig) -> DictConfig:
     """The cell's effective config: the top-level ``weight_decay`` (when set), then the
     per-optimizer overrides, merged into ``optimizer``; for a task with several optimizer
@@ -151,12 +164,11 @@ def finalize(cfg: DictConfig) -> DictConfig:
             if "lr" in role_extra:
                 raise ConfigError(f"optimizer_overrides.{name}.{role}.lr is not allowed: every role trains at the cell's lr")
             _check_override_keys(cfg, f"{name}.{role}", role_extra)
-            node = OmegaConf.merge(cfg.optimizer, role_extra)
-            with open_dict(node):  # composed configs are in struct mode
-                node.pop("lr_grid", None)
+            node = OmegaConf.to_container(OmegaConf.merge(cfg.optimizer, role_extra), resolve=True)
+            node.pop("lr_grid", None)
             nodes[role] = node
         with open_dict(cfg):
-            cfg.optimizer_roles = OmegaConf.create({r: OmegaConf.to_container(n) for r, n in nodes.items()})
+            cfg.optimizer_roles = nodes
     return cfg
 
 

@@ -48,12 +48,19 @@ class Task(pl.LightningModule):
 
     Subclasses must set ``metric`` (a :class:`tasks.metric.Metric`) and ``logged_keys``; a
     task with several optimizers sets ``roles`` and overrides ``configure_optimizers``
-    (calling ``self.optimizer_factory(params, role)`` once per role).
+    (calling ``self.optimizer_factory(params, role)`` once per role). ``reported`` names the
+    units of further logged metrics (``val_<name>``/``test_<name>``) that tables may print.
     """
+
+    @classmethod
+    def metrics(cls) -> dict[str, Metric]:
+        """The selection metric and the ``reported`` ones, by name (stored in every record)."""
+        return {m.name: m for m in (cls.metric, *cls.reported)}
 
     metric: ClassVar[Metric]
     logged_keys: ClassVar[tuple[str, ...]]
     roles: ClassVar[tuple[str, ...]] = ("model",)
+    reported: ClassVar[tuple[Metric, ...]] = ()  # other metrics tables may print (top-5 accuracy)
 
     def __init__(self, model: nn.Module, optimizer_factory: OptimizerFactory,
                  scheduler_factory: SchedulerFactory | None = None, divergence_check_every: int = 1) -> None:
@@ -166,6 +173,8 @@ def check_task(cls: Any) -> type[Task]:
         raise ContractError(f"module {label} declares no logged_keys (a tuple of the keys it logs per evaluation)")
     if metric.key not in keys:
         raise ContractError(f"module {label}: logged_keys must include {metric.key}, the selection metric")
+    if not all(isinstance(m, Metric) for m in cls.reported):
+        raise ContractError(f"module {label}: reported must be a tuple of tasks.metric.Metric")
     roles = cls.roles
     if not (isinstance(roles, tuple) and roles and all(isinstance(r, str) and r.isidentifier() for r in roles)
             and len(set(roles)) == len(roles)):

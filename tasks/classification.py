@@ -18,11 +18,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tasks.base import SPLITS, OptimizerFactory, SchedulerFactory, Task
-from tasks.metric import ACCURACY
+from tasks.metric import ACCURACY, TOP5
 
 
 class ClassificationModule(Task):
     metric = ACCURACY
+    reported = (TOP5,)
     logged_keys = ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")
 
     def __init__(

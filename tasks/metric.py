@@ -60,6 +60,7 @@ class Metric:
 
 # The metrics of the workload families this harness has; a task may define its own.
 ACCURACY = Metric("acc", "max", "%", 100.0, "top-1 accuracy")
+TOP5 = Metric("acc5", "max", "%", 100.0, "top-5 accuracy")
 PERPLEXITY = Metric("ppl", "min", "ppl", 1.0, "perplexity")
 FID = Metric("fid", "min", "FID", 1.0, "Fréchet Inception distance")
 BLEU = Metric("bleu", "max", "BLEU", 1.0, "BLEU")

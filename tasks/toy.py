@@ -5,18 +5,14 @@ The record's history holds per-epoch ``train_loss`` (mean f), ``val_loss`` (f at
 of the epoch) and ``val_dist`` / ``test_dist`` (distance to the global minimum, the
 selection metric), and ``extras.trajectory`` holds every visited point (start included).
 
-Functions as written in AdaMomentum's Appendix A (Beale with the standard 2.25; the OCR'd
-paper text reads 2.2, which does not vanish at the stated minimum (3, 0.5)) and in AdaL
-Section 3.1 (Rastrigin with A = 10, Rosenbrock with a = 1, b = 100). Start points: the
-papers give none for AdaMomentum's functions (we chose points with a clear descent path;
-see ``FUNCTIONS``); AdaL's follow the pytorch-optimizer visualisation it cites.
+The functions, their minima and start points are in :mod:`tasks.toy_functions` (torch-free,
+shared with the contour plots of ``results/``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,56 +22,7 @@ from tasks import Diverged
 from tasks.base import Task, TaskData
 from tasks.metric import DISTANCE
 from tasks.tensor_loader import TensorLoader
-
-
-def sphere(x: Tensor, y: Tensor) -> Tensor:
-    return x**2 + y**2
-
-
-def three_hump_camel(x: Tensor, y: Tensor) -> Tensor:
-    return 2 * x**2 - 1.05 * x**4 + x**6 / 6 + x * y + y**2
-
-
-def beale(x: Tensor, y: Tensor) -> Tensor:
-    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
-
-
-def ackley(x: Tensor, y: Tensor) -> Tensor:
-    r = torch.sqrt(0.5 * (x**2 + y**2))
-    c = 0.5 * (torch.cos(2 * math.pi * x) + torch.cos(2 * math.pi * y))
-    return -20 * torch.exp(-0.2 * r) - torch.exp(c) + 20 + math.e
-
-
-def rastrigin(x: Tensor, y: Tensor) -> Tensor:
-    return 20 + (x**2 - 10 * torch.cos(2 * math.pi * x)) + (y**2 - 10 * torch.cos(2 * math.pi * y))
-
-
-def rosenbrock(x: Tensor, y: Tensor) -> Tensor:
-    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
-
-
-@dataclass(frozen=True)
-class ToyFunction:
-    fn: Callable[[Tensor, Tensor], Tensor]
-    minimum: tuple[float, float]
-    start: tuple[float, float]
-    bounds: tuple[tuple[float, float], tuple[float, float]]  # plotting window (x range, y range)
-
-
-FUNCTIONS: dict[str, ToyFunction] = {
-    "sphere": ToyFunction(sphere, (0.0, 0.0), (-3.0, 4.0), ((-5, 5), (-5, 5))),
-    "three_hump_camel": ToyFunction(three_hump_camel, (0.0, 0.0), (-0.8, 1.8), ((-2, 2), (-2, 2))),
-    "beale": ToyFunction(beale, (3.0, 0.5), (1.0, 1.5), ((-1, 4.5), (-1.5, 2.5))),
-    "ackley": ToyFunction(ackley, (0.0, 0.0), (-1.6, 1.4), ((-2.5, 2.5), (-2.5, 2.5))),
-    "rastrigin": ToyFunction(rastrigin, (0.0, 0.0), (-2.0, 3.5), ((-4.5, 4.5), (-4.5, 4.5))),
-    "rosenbrock": ToyFunction(rosenbrock, (1.0, 1.0), (-2.0, 2.0), ((-2, 2), (-1, 3))),
-}
-
-
-def get_function(name: str) -> ToyFunction:
-    if name not in FUNCTIONS:
-        raise ValueError(f"dataset.function={name!r} is unknown; choose one of: {', '.join(FUNCTIONS)}")
-    return FUNCTIONS[name]
+from tasks.toy_functions import FUNCTIONS, ToyFunction, get_function  # noqa: F401 (re-exported)
 
 
 class Point(nn.Module):
@@ -87,7 +34,7 @@ class Point(nn.Module):
         self.xy = nn.Parameter(torch.tensor(list(start or self.function.start), dtype=torch.float64))
 
     def forward(self) -> Tensor:
-        return self.function.fn(self.xy[0], self.xy[1])
+        return self.function.fn(self.xy[0], self.xy[1], torch)
 
 
 class ToyProblem(TaskData):

@@ -233,3 +233,56 @@ class TinyGAN(Task):
         if self.scheduler_factory is None:
             return [opt_g, opt_d]
         return [opt_g, opt_d], [self.scheduler_factory(opt_g), self.scheduler_factory(opt_d)]
+
+
+class StepGAN(TinyGAN):
+    """:class:`TinyGAN` under a step budget: its data, noise and figures are functions of the
+    step (``global_step`` counts both optimizers' steps), so a resumed cell replays exactly."""
+
+    def on_fit_start(self) -> None:
+        self._g_losses: list[float] = []
+
+    def _real(self, n: int) -> Tensor:
+        g = torch.Generator().manual_seed(10_007 + self.global_step)
+        return 3.0 + 0.5 * torch.randn(n, 1, generator=g)
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        gen, disc = self.model.generator, self.model.discriminator
+        real = self._real(batch.shape[0])
+        fake = gen(self._noise(real.shape[0], self.global_step))
+        ones, zeros = torch.ones(real.shape[0], 1), torch.zeros(real.shape[0], 1)
+        d_loss = (F.binary_cross_entropy_with_logits(disc(real), ones)
+                  + F.binary_cross_entropy_with_logits(disc(fake.detach()), zeros))
+        opt_d.zero_grad()
+        self.manual_backward(d_loss)
+        opt_d.step()
+        g_loss = F.binary_cross_entropy_with_logits(disc(fake), ones)
+        opt_g.zero_grad()
+        self.manual_backward(g_loss)
+        opt_g.step()
+        self.check_finite(d_loss + g_loss, "GAN losses", step=batch_idx)
+        self._g_losses.append(g_loss.item())
+
+    def on_train_epoch_end(self) -> None:
+        pass  # a step budget: figures are logged per evaluation
+
+    def on_validation_epoch_end(self) -> None:
+        losses = self._g_losses or [float("nan")]
+        self.log("train_loss", sum(losses) / len(losses))
+        self._g_losses = []
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["g_losses"] = list(self._g_losses)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._pending = checkpoint["g_losses"]
+
+    def on_train_start(self) -> None:
+        self._g_losses = getattr(self, "_pending", self._g_losses)
+
+
+class Forgetful(Task):
+    """Breaks the contract: no selection metric."""
+
+    logged_keys = ("train_loss",)

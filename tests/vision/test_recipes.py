@@ -43,7 +43,9 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_paper_experiment_is_covered_here() -> None:
     reproducing = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml") if (_yaml(p.stem) or {}).get("reproduces"))
-    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES)
+    from tests.translation.test_recipe import RECIPES as TRANSLATION_RECIPES
+
+    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES + list(TRANSLATION_RECIPES))
 
 
 # (recipe, overrides picking one cell, expected values read off the paper text)
