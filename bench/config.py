@@ -93,6 +93,9 @@ def validate(cfg: DictConfig) -> None:
     for name, extra in (cfg.optimizer_overrides or {}).items():
         if "lr" in extra:
             raise ConfigError(f"optimizer_overrides.{name}.lr is not allowed: set learning rates with lr_grids.{name}")
+    from bench.schedules import check_schedule
+
+    check_schedule(cfg)  # its warnings are collected once per sweep by bench.plan
 
 
 @lru_cache(maxsize=None)
@@ -249,17 +252,21 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
 
 def identity(cfg: DictConfig) -> dict[str, Any]:
     """The few coordinates that name a cell in tables."""
-    return {
+    ident = {
         "optimizer": cfg.optimizer.name,
         "model": cfg.model.name,
         "dataset": cfg.dataset.name,
         "lr": float(cfg.lr),
         "seed": int(cfg.seed),
     }
+    if cfg.get("smoke"):  # a few-batch check, never a result: tables leave it out unless asked (--smoke)
+        ident["smoke"] = True
+    return ident
 
 
 def cell_id(cfg: DictConfig) -> str:
     """Readable, stable directory name: coordinates plus a hash of the identity config."""
     digest = hashlib.sha256(json.dumps(identity_config(cfg), sort_keys=True).encode()).hexdigest()[:10]
     ident = identity(cfg)
-    return f"{ident['optimizer']}_{ident['model']}_{ident['dataset']}_lr{ident['lr']:g}_s{ident['seed']}_{digest}"
+    smoke = "_smoke" if ident.get("smoke") else ""
+    return f"{ident['optimizer']}_{ident['model']}_{ident['dataset']}_lr{ident['lr']:g}_s{ident['seed']}{smoke}_{digest}"

@@ -37,6 +37,20 @@ class PiecewiseConstantLR(LRScheduler):
         return [base * self.factor(self.last_epoch) for base in self.base_lrs]
 
 
+class InverseTimeLR(LRScheduler):
+    """lr = base_lr / (1 + ``decay`` x t), t the number of ``step()`` calls: Keras' optimizer
+    ``decay`` argument (Keras 2 applies it per update), stepped once per batch."""
+
+    def __init__(self, optimizer: Optimizer, decay: float, last_epoch: int = -1) -> None:
+        if not decay >= 0:
+            raise ValueError(f"decay must be >= 0, got {decay}")
+        self.decay = float(decay)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base / (1.0 + self.decay * self.last_epoch) for base in self.base_lrs]
+
+
 class InverseSqrtLR(LRScheduler):
     """fairseq's ``inverse_sqrt``: linear warm-up from ``warmup_init_lr`` to the base lr over
     ``warmup_updates`` steps, then ``base_lr * sqrt(warmup_updates / step)``.

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from results.curves import plot_curves
-from results.load import experiments_with_records, load_records, record_paths
+from results.load import NoRecordsOfKind, experiments_with_records, load_records, record_paths
 from results.samples import plot_samples
+from results.segmentation import plot_segmentation
 from results.sensitivity import plot_sensitivity
 from results.table import Table, write_table
 
@@ -24,19 +25,20 @@ def plot_trajectories_if_any(records: pd.DataFrame, runs_dir: Path, out_dir: Pat
 
 
 def experiment_outputs(runs_dir: Path, experiment: str, out_dir: Path,
-                       at: str = "paper") -> tuple[pd.DataFrame, Table, list[Path]]:
+                       at: str = "paper", smoke: bool = False) -> tuple[pd.DataFrame, Table, list[Path]]:
     """Load one experiment and write its table (md + csv), curves and sensitivity into ``out_dir``."""
-    records = load_records(runs_dir, experiment)
+    records = load_records(runs_dir, experiment, smoke=smoke)
     table, files = write_table(records, out_dir, at)
     files += plot_curves(records, out_dir)
     files += plot_samples(records, out_dir)
     files += plot_sensitivity(records, out_dir)
+    files += plot_segmentation(records, out_dir)
     files.append(out_dir / "sensitivity.csv")
     files += plot_trajectories_if_any(records, runs_dir, out_dir)
     return records, table, files
 
 
-def build_report(runs_dir: Path, out_dir: Path, at: str = "paper") -> tuple[Path, list[str]]:
+def build_report(runs_dir: Path, out_dir: Path, at: str = "paper", smoke: bool = False) -> tuple[Path, list[str]]:
     """Write ``out_dir/<experiment>/...`` for every experiment and ``out_dir/index.md``.
 
     Returns the index path and notes (superseded records) worth telling the user.
@@ -45,9 +47,14 @@ def build_report(runs_dir: Path, out_dir: Path, at: str = "paper") -> tuple[Path
     record_paths(runs_dir)  # raises a clear error for a missing or empty runs directory
     experiments = experiments_with_records(runs_dir)
     sections, notes = [], []
-    for experiment in experiments:
+    for experiment in list(experiments):
         exp_dir = out_dir / experiment
-        records, table, files = experiment_outputs(runs_dir, experiment, exp_dir, at)
+        try:
+            records, table, files = experiment_outputs(runs_dir, experiment, exp_dir, at, smoke)
+        except NoRecordsOfKind as exc:  # only smoke records (or, with --smoke, none)
+            notes.append(str(exc))
+            experiments.remove(experiment)
+            continue
         superseded = records.attrs.get("superseded", [])
         if superseded:
             notes.append(f"{experiment}: {len(superseded)} older record(s) replaced by a newer run of the same cell "

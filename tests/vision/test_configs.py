@@ -84,8 +84,9 @@ def test_smoke_cell_end_to_end(cifar_root: Path, runs: Path, model: str, dataset
         assert 0 <= entry[key] < 10, key
 
 
-def test_missing_cifar_fails_the_cell_with_the_fix_in_the_record(tmp_path: Path, runs: Path) -> None:
-    assert run_bench("model=resnet20", "dataset=cifar10", "lr=0.05", "epochs=1", f"paths.data={tmp_path}", f"paths.runs={runs}") != 0
-    [rec] = records(runs)
-    assert rec["status"] == "failed"
-    assert "DataNotFoundError" in rec["error"] and "dataset.download=true" in rec["error"]
+def test_missing_cifar_stops_the_launch_with_the_fix(tmp_path: Path, runs: Path, capsys) -> None:
+    """Caught by the plan-time preflight: exit 2 and one line, not one failed record per cell."""
+    assert run_bench("model=resnet20", "dataset=cifar10", "lr=0.05", "epochs=1", f"paths.data={tmp_path}", f"paths.runs={runs}") == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "CIFAR-10 not found" in line and str(tmp_path / "cifar-10-batches-py") in line and "dataset.download=true" in line
+    assert records(runs) == []

@@ -18,6 +18,7 @@ VISION_RECIPES = ["padam_table1", "padam_table2", "padam_table4", "adamomentum_t
                   "adal_cifar", "rame_vgg16", "rame_resnet20", "rame_mlp", "adarem_table1", "adarem_table2"]
 IMAGENET_RECIPES = {"padam_table2", "adamomentum_table4", "adarem_table1", "adarem_table2"}
 TOY_RECIPES = ["toy_adamomentum", "toy_adal"]
+OTHER_RECIPES = ["rame_coco"]  # tested with their task: tests/segmentation/test_recipe.py
 
 
 def _yaml(name: str) -> dict:
@@ -45,7 +46,7 @@ def test_every_paper_experiment_is_covered_here() -> None:
     reproducing = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml") if (_yaml(p.stem) or {}).get("reproduces"))
     from tests.translation.test_recipe import RECIPES as TRANSLATION_RECIPES
 
-    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES + list(TRANSLATION_RECIPES))
+    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES + list(TRANSLATION_RECIPES) + OTHER_RECIPES)
 
 
 # (recipe, overrides picking one cell, expected values read off the paper text)
@@ -136,7 +137,7 @@ def test_one_padam_cell_per_model_runs_and_its_table_renders(data_root: Path, ru
         ("padam", "resnet18"), ("sgd", "resnet18")]
     assert all(r["status"] == "ok" and len(r["history"]) == 1 for r in recs)
     capsys.readouterr()
-    assert results_main(["table", "padam_table1", "--runs", str(runs)]) in (0, None)
+    assert results_main(["table", "padam_table1", "--runs", str(runs), "--smoke"]) in (0, None)
     out = capsys.readouterr().out
     resnet = next(line for line in out.splitlines() if line.startswith("| ResNet"))
     assert "94.94" in resnet and "95.00" in resnet  # published Padam and SGDM ResNet-18 beside ours
@@ -163,7 +164,7 @@ def test_adamomentum_table3_renders_seed_mean_and_std_beside_the_papers(data_roo
     recs = records(runs, "adamomentum_table3")
     assert sorted(r["identity"]["seed"] for r in recs) == [0, 1] and all(r["status"] == "ok" for r in recs)
     capsys.readouterr()
-    assert results_main(["table", "adamomentum_table3", "--runs", str(runs)]) in (0, None)
+    assert results_main(["table", "adamomentum_table3", "--runs", str(runs), "--smoke"]) in (0, None)
     out = capsys.readouterr().out
     vgg = next(line for line in out.splitlines() if line.startswith("| VGGNet-16"))
     ours = [100 * r["final"]["test_acc"] for r in recs]
