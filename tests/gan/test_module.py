@@ -108,7 +108,7 @@ def test_table2_smoke_cell_runs_through_the_cli_and_renders_beside_the_paper(
     from results.__main__ import main as results_main
 
     capsys.readouterr()
-    assert results_main(["table", "adamomentum_table2", "--runs", str(runs)]) == 0
+    assert results_main(["table", "adamomentum_table2", "--runs", str(runs), "--smoke"]) == 0
     table = capsys.readouterr().out
     assert "12.06" in table and "49.70" in table  # the published row
     row = next(line for line in table.splitlines() if line.startswith("| FID |"))
@@ -122,7 +122,7 @@ def test_table2_smoke_cell_runs_through_the_cli_and_renders_beside_the_paper(
     (record,) = [json.loads(p.read_text()) for p in runs.glob("adamomentum_table2/*/record.json")]
     best = min(record["history"], key=lambda h: h["val_fid"])
     assert float(ours) == pytest.approx(best["test_fid"], abs=0.006)  # printed with 2 decimals
-    assert results_main(["table", "adamomentum_table2", "--runs", str(runs), "--at", "final"]) == 0
+    assert results_main(["table", "adamomentum_table2", "--runs", str(runs), "--at", "final", "--smoke"]) == 0
     final_row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| FID |"))
     final = float(final_row.strip("|").split("|")[-1].split(" / ")[0])
     assert final == pytest.approx(record["history"][-1]["test_fid"], abs=0.006)
@@ -145,8 +145,19 @@ def test_per_role_overrides_reach_each_optimizer(tmp_path: Path, gan_cifar: Path
     assert built["discriminator"]["betas"] == (0.0, 0.9) and built["generator"]["betas"] == (0.5, 0.999)
 
 
-def test_missing_inception_weights_fail_the_cell_with_the_fix(tmp_path: Path, gan_cifar: Path) -> None:
-    """Until the planner calls ``TaskData.preflight`` (which reports it before launch), the cell fails at build."""
+def test_missing_inception_weights_are_a_plan_time_error(tmp_path: Path, gan_cifar: Path, capsys) -> None:
+    weights = tmp_path / "nowhere" / "weights-inception-2015-12-05-6726825d.pth"
+    runs = tmp_path / "runs"
+    code = run_bench("experiment=adamomentum_table2", "optimizer=adam", "seed=0", f"paths.runs={runs}",
+                     f"paths.data={gan_cifar}", f"paths.fid_weights={weights}", "dataset.verify_md5=false")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not runs.exists()  # before any cell: nothing written
+    assert err[-1].startswith(f"bench: error: FID Inception weights not found at '{weights}'")
+    assert "paths.fid_weights=FILE" in err[-1] and "torch-fidelity" in err[-1]
+
+
+def test_missing_inception_weights_also_fail_a_cell_run_directly(tmp_path: Path, gan_cifar: Path) -> None:
+    """``run_cell`` without the planner's preflight: the module's constructor gives the same message."""
     weights = tmp_path / "nowhere" / "weights-inception-2015-12-05-6726825d.pth"
     cfg = gan_cell(tmp_path / "runs", gan_cifar, "module.fid.extractor=inception", f"paths.fid_weights={weights}")
     record = run_cell(cfg)
