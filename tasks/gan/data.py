@@ -165,9 +165,11 @@ class CIFARGANData(TaskData):
             check_cifar_files(self.data_dir, "cifar10", verify_md5=False)
         except Exception as exc:  # noqa: BLE001 - reported as one line
             problems.append(str(exc))
-        if self.fid_extractor == "inception":
-            from tasks.gan.fid import check_inception_weights
+        from tasks.gan.fid import EXTRACTORS, check_inception_weights
 
+        if self.fid_extractor is not None and self.fid_extractor not in EXTRACTORS:
+            problems.append(f"module.fid.extractor must be one of {', '.join(EXTRACTORS)}; got {self.fid_extractor!r}")
+        if self.fid_extractor == "inception":
             try:
                 check_inception_weights(self.fid_weights)
             except ValueError as exc:

@@ -81,6 +81,8 @@ def test_preflight_reports_missing_inception_weights_only_for_the_inception_extr
     problems = CIFARGANData(str(gan_cifar), fid_extractor="inception", fid_weights=weights).preflight()
     assert len(problems) == 1 and "FID Inception weights not found" in problems[0] and weights in problems[0]
     assert CIFARGANData(str(gan_cifar), verify_md5=False, fid_extractor="random_conv", fid_weights=weights).preflight() == []
+    assert CIFARGANData(str(gan_cifar), fid_extractor="vgg").preflight() == [
+        "module.fid.extractor must be one of inception, random_conv; got 'vgg'"]
 
 
 def test_ranks_read_interleaved_batches() -> None:
