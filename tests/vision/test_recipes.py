@@ -18,7 +18,7 @@ VISION_RECIPES = ["padam_table1", "padam_table2", "padam_table4", "adamomentum_t
                   "adal_cifar", "rame_vgg16", "rame_resnet20", "rame_mlp", "adarem_table1", "adarem_table2"]
 IMAGENET_RECIPES = {"padam_table2", "adamomentum_table4", "adarem_table1", "adarem_table2"}
 TOY_RECIPES = ["toy_adamomentum", "toy_adal"]
-OTHER_RECIPES = ["rame_coco"]  # tested with their task: tests/segmentation/test_recipe.py
+OTHER_RECIPES = ["rame_coco", "adamomentum_table2"]  # tested with their task: tests/segmentation/test_recipe.py, tests/gan/test_recipe.py
 
 
 def _yaml(name: str) -> dict:
