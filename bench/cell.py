@@ -400,7 +400,7 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
     if cfg.get("probes"):
         from bench.probes import build_probes
 
-        budget_callbacks += build_probes(list(cfg.probes))
+        budget_callbacks += build_probes(OmegaConf.to_container(cfg.probes))
     trainer = pl.Trainer(
         **trainer_cfg,
         **budget_args,

@@ -133,14 +133,14 @@ def _contract_checked(load: Any, target: str, key: str) -> type:
         raise ConfigError(f"{key}: cannot import {target} ({' '.join(str(exc).split())[:200]})") from None
 
 
-def _check_probes(names: list[str]) -> None:
+def _check_probes(entries: list[Any]) -> None:
+    """Build the listed probes once (names and options), so a typo fails before any cell runs."""
+    from bench.probes import build_probes
+
     try:
-        from bench.probes import PROBES
-    except ImportError:
-        raise ConfigError(f"probes={names}: this optbench has no probes (bench/probes is missing)") from None
-    for name in names:
-        if name not in PROBES:
-            raise ConfigError(f"probes: unknown probe {name!r}; choose from: {', '.join(sorted(PROBES))}")
+        build_probes([OmegaConf.to_container(e) if OmegaConf.is_config(e) else e for e in entries])
+    except ValueError as exc:
+        raise ConfigError(" ".join(str(exc).split())) from None
 
 
 def finalize(cfg: DictConfig) -> DictConfig:
@@ -237,6 +237,8 @@ def model_fits(cfg: DictConfig) -> str | None:
             task.fit_check(model, data.example_batch())
     except Exception as exc:  # noqa: BLE001 - any failure means "does not fit"; hydra wraps the cause
         cause = exc.__cause__ or exc
+        if isinstance(cause, FileNotFoundError):  # a missing weights/data file is its own message, not a misfit
+            raise ConfigError(" ".join(str(cause).split())) from None
         return " ".join(f"{type(cause).__name__}: {cause}".split())[:200]
     return None
 

@@ -4,7 +4,7 @@
     opt = Padam(model.parameters(), lr=0.1, partial=0.125)
 
 ``REGISTRY`` maps lowercase names to classes. Optimizers that torch.optim already has
-(SGD with momentum, Adam, AMSGrad = ``Adam(amsgrad=True)``, AdamW, RMSprop, NAdam, RAdam)
+(SGD with momentum, whose lr sits outside the momentum; RAME's heavy ball is ``SHB``; Adam, AMSGrad = ``Adam(amsgrad=True)``, AdamW, RMSprop, NAdam, RAdam)
 are used from torch through config, not reimplemented here. AMSBound is
 ``AdaBound(amsbound=True)``.
 """
@@ -21,6 +21,7 @@ from .adarem import AdaRem, AdaRemS
 from .nosadam import NosAdam
 from .padam import Padam
 from .rame import RAME
+from .shb import SHB
 from .yogi import Yogi
 
 REGISTRY: dict[str, type[torch.optim.Optimizer]] = {
@@ -34,6 +35,7 @@ REGISTRY: dict[str, type[torch.optim.Optimizer]] = {
     "adabound": AdaBound,
     "adabelief": AdaBelief,
     "nosadam": NosAdam,
+    "shb": SHB,
 }
 
 __all__ = [
@@ -48,4 +50,5 @@ __all__ = [
     "AdaBound",
     "AdaBelief",
     "NosAdam",
+    "SHB",
 ]

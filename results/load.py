@@ -138,6 +138,9 @@ def _row(record: dict[str, Any], path: Path) -> dict[str, Any]:
         "error": str(error).strip().splitlines()[-1] if error else None,
         "history": history,
         "has_trajectory": bool((record.get("extras") or {}).get("trajectory")),
+        "probes": (record.get("extras") or {}).get("probes") or {},
+        "baseline": reproduces.get("baseline") or (record.get("config") or {}).get("baseline"),
+        "seeds_asked": len((record.get("config") or {}).get("seeds") or []),
         "smoke": is_smoke(record),
         "optimizer_config": {k: v for k, v in ((record.get("config") or {}).get("optimizer") or {}).items()
                              if k not in OPTIMIZER_META_KEYS},

@@ -11,7 +11,10 @@ from results.curves import plot_curves
 from results.load import NoRecordsOfKind, experiments_with_records, load_records, record_paths
 from results.samples import plot_samples
 from results.segmentation import plot_segmentation
+from results.probes import plot_probes
+from results.profile import plot_profile
 from results.sensitivity import plot_sensitivity
+from results.tuning import plot_tuning
 from results.table import Table, write_table
 
 
@@ -34,6 +37,9 @@ def experiment_outputs(runs_dir: Path, experiment: str, out_dir: Path,
     files += plot_sensitivity(records, out_dir)
     files += plot_segmentation(records, out_dir)
     files.append(out_dir / "sensitivity.csv")
+    files += plot_tuning(records, out_dir)
+    files += plot_profile(records, out_dir)
+    files += plot_probes(records, out_dir)
     files += plot_trajectories_if_any(records, runs_dir, out_dir)
     return records, table, files
 
@@ -46,7 +52,7 @@ def build_report(runs_dir: Path, out_dir: Path, at: str = "paper", smoke: bool =
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     record_paths(runs_dir)  # raises a clear error for a missing or empty runs directory
     experiments = experiments_with_records(runs_dir)
-    sections, notes = [], []
+    sections, notes, loaded = [], [], []
     for experiment in list(experiments):
         exp_dir = out_dir / experiment
         try:
@@ -55,6 +61,7 @@ def build_report(runs_dir: Path, out_dir: Path, at: str = "paper", smoke: bool =
             notes.append(str(exc))
             experiments.remove(experiment)
             continue
+        loaded.append(records)
         superseded = records.attrs.get("superseded", [])
         if superseded:
             notes.append(f"{experiment}: {len(superseded)} older record(s) replaced by a newer run of the same cell "
@@ -65,13 +72,20 @@ def build_report(runs_dir: Path, out_dir: Path, at: str = "paper", smoke: bool =
         counts = ", ".join(f"{n} {s}" for s, n in sorted(status.items()))
         sections.append("\n".join([f"## {experiment}", "", f"{len(records)} record(s): {counts}.", "",
                                    _demote(table.markdown), f"Files: {links}", "", *images, ""]))
+    overall = plot_profile(pd.concat(loaded, ignore_index=True), out_dir) if loaded else []
+    profile_section = [] if not overall else ["## Performance profile (all workloads)", "",
+                       "Each optimizer's fraction of the workloads (experiment × model × dataset) it was run on that "
+                       "it brings to the target within τ × the fastest optimizer's time there.", "",
+                       " · ".join(f"[{p.name}]({p.name})" for p in overall if p.suffix == ".csv"), "",
+                       *[f"![{p.stem}]({p.name})\n" for p in overall if p.suffix == ".png"], ""]
     contents = [f"- [{e}](#{e.lower()})" for e in experiments]
+    contents += ["- [Performance profile](#performance-profile-all-workloads)"] if profile_section else []
     index = "\n".join([
         "# optbench report", "",
         f"Regenerated from the records under `{runs_dir}` (reads `record.json` files only). "
         "Learning rates are chosen on the validation split; test numbers are reported beside the "
         "published ones where the experiment reproduces a paper table.", "",
-        *contents, "", *sections])
+        *contents, "", *sections, *profile_section])
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "index.md"
     path.write_text(index)

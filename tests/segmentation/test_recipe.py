@@ -24,9 +24,9 @@ def test_rame_coco_cells_are_the_papers(tmp_path: Path) -> None:
         assert cfg.module._target_ == "tasks.segmentation.module.SegmentationModule"
         assert (cfg.schedule.name, cfg.schedule.decay, cfg.schedule.interval) == ("inverse_time", 1e-4, "step")
         assert cfg.eval_test_every_epoch is False
-    assert {k: sorted(v, reverse=True) for k, v in by_opt.items()} == {o: GRID for o in ("sgd", "adam", "rame_q0125", "rame")}
+    assert {k: sorted(v, reverse=True) for k, v in by_opt.items()} == {o: GRID for o in ("shb", "adam", "rame_q0125", "rame")}
     opts = {c.optimizer.name: c.optimizer for c in cfgs}
-    assert (opts["sgd"].momentum, opts["sgd"].nesterov, opts["sgd"].dampening) == (0.9, False, 0.0)
+    assert opts["shb"]._target_ == "optimizers.SHB" and opts["shb"].momentum == 0.9  # the paper's heavy ball
     assert list(opts["adam"].betas) == [0.9, 0.999] and opts["adam"].eps == 1e-7
     assert (opts["rame"].q, opts["rame_q0125"].q) == (0.25, 0.125)
     assert all((opts[r].beta, opts[r].eta, opts[r].xi) == (0.9, 1.0, 0.0) for r in ("rame", "rame_q0125"))
