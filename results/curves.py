@@ -1,4 +1,5 @@
-"""Training curves: train loss and test metric vs epoch, one line per optimizer at its best
+"""Training curves: train loss and test metric vs epoch (vs training step for step-budget
+cells, e.g. a GAN's FID every 2k generator steps), one line per optimizer at its best
 learning rate (chosen on validation), mean over seeds with a ±1 std band; one PNG per
 model × dataset. Accuracy panels follow the paper's figures (error % for Padam and AdaRem,
 accuracy % otherwise); language models add a train-perplexity panel (AdaMomentum Figs. 4/5:
@@ -32,12 +33,12 @@ def _panels(history: pd.DataFrame, metric: str, reported: list[str]) -> list[tup
     return panels
 
 
-def _band(ax, frame: pd.DataFrame, key: str, color, label: str | None, convert) -> None:
-    data = frame[["epoch", key]].dropna()
+def _band(ax, frame: pd.DataFrame, key: str, color, label: str | None, convert, x_key: str = "epoch") -> None:
+    data = frame[[x_key, key]].dropna()
     if data.empty:
         return
-    stats = data.groupby("epoch")[key].agg(["mean", "std", "count"]).reset_index()
-    x = stats["epoch"] + 1
+    stats = data.groupby(x_key)[key].agg(["mean", "std", "count"]).reset_index()
+    x = stats[x_key] + 1 if x_key == "epoch" else stats[x_key]
     mean = stats["mean"].map(convert)
     ax.plot(x, mean, color=color, linewidth=1.5, label=label)
     if (stats["count"] > 1).any():
@@ -58,6 +59,7 @@ def curves_figure(records: pd.DataFrame):
     unit = display_unit(info, paper)
     reported = sorted({name for infos in records["metrics_info"] for name in infos})
     panels = _panels(history, metric, reported) if len(history) else [(f"test_{metric}", "test")]
+    x_key = "step" if "per" in records and (records["per"] == "step").all() and "step" in history else "epoch"
     fig, axes = plt.subplots(1, 1 + len(panels), figsize=(5.0 * (1 + len(panels)) + 1.8, 4.0), layout="constrained")
     palette = colors(list(selection["optimizer"]))
     for sel in selection.itertuples():
@@ -67,19 +69,19 @@ def curves_figure(records: pd.DataFrame):
             continue
         runs = history[history["optimizer"] == sel.optimizer]
         if "train_loss" in runs:
-            _band(axes[0], runs, "train_loss", color, f"{sel.optimizer} (lr={sel.lr:g})", float)
+            _band(axes[0], runs, "train_loss", color, f"{sel.optimizer} (lr={sel.lr:g})", float, x_key)
         for ax, (key, _) in zip(axes[1:], panels):
             if key in runs:
                 m = metric_info(records, key.split("_", 1)[1])
                 panel_unit = display_unit(m, paper)
-                _band(ax, runs, key, color, None, lambda v, m=m, u=panel_unit: to_unit(v, m, u))
+                _band(ax, runs, key, color, None, lambda v, m=m, u=panel_unit: to_unit(v, m, u), x_key)
     if "train_loss" in history and log_scale_ok(list(history["train_loss"])):
         axes[0].set_yscale("log")
-    axes[0].set(xlabel="epoch", ylabel="train loss", title="train loss")
+    axes[0].set(xlabel=x_key, ylabel="train loss", title="train loss")
     for ax, (key, split) in zip(axes[1:], panels):
         name = key.split("_", 1)[1]
         label = axis_label(split, name, display_unit(metric_info(records, name), paper))
-        ax.set(xlabel="epoch", ylabel=label, title=label)
+        ax.set(xlabel=x_key, ylabel=label, title=label)
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

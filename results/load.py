@@ -129,6 +129,7 @@ def _row(record: dict[str, Any], path: Path) -> dict[str, Any]:
         "metrics_info": {name: describe(record, name) for name in {metric["name"], *(record.get("metrics") or {})}},
         "sel_val": _finite(best.get(f"val_{metric['name']}")),
         "epochs": len(history),
+        "per": (record.get("budget") or {}).get("per", "epoch"),  # history rows per epoch or per evaluation step
         "best_epoch": best.get("epoch"),
         "wall_time": _finite(record.get("wall_time")),
         "device": record.get("device"),

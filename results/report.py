@@ -9,6 +9,7 @@ import pandas as pd
 
 from results.curves import plot_curves
 from results.load import NoRecordsOfKind, experiments_with_records, load_records, record_paths
+from results.samples import plot_samples
 from results.segmentation import plot_segmentation
 from results.probes import plot_probes
 from results.profile import plot_profile
@@ -32,6 +33,7 @@ def experiment_outputs(runs_dir: Path, experiment: str, out_dir: Path,
     records = load_records(runs_dir, experiment, smoke=smoke)
     table, files = write_table(records, out_dir, at)
     files += plot_curves(records, out_dir)
+    files += plot_samples(records, out_dir)
     files += plot_sensitivity(records, out_dir)
     files += plot_segmentation(records, out_dir)
     files.append(out_dir / "sensitivity.csv")

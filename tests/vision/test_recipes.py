@@ -19,7 +19,7 @@ VISION_RECIPES = ["padam_table1", "padam_table2", "padam_table4", "adamomentum_t
                   "adarem_figure2", "adarem_figure2_cifar", "padam_figure1"]
 IMAGENET_RECIPES = {"padam_table2", "adamomentum_table4", "adarem_table1", "adarem_table2", "adarem_figure2"}
 TOY_RECIPES = ["toy_adamomentum", "toy_adal"]
-OTHER_RECIPES = ["rame_coco"]  # tested with their task: tests/segmentation/test_recipe.py
+OTHER_RECIPES = ["rame_coco", "adamomentum_table2"]  # tested with their task: tests/segmentation/test_recipe.py, tests/gan/test_recipe.py
 LM_RECIPES = ["padam_table3", "adamomentum_table5", "adarem_table3"]  # tests/lm/test_recipes.py
 
 
