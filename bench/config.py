@@ -244,8 +244,18 @@ def model_fits(cfg: DictConfig) -> str | None:
 
 
 def identity_config(cfg: DictConfig) -> dict[str, Any]:
-    """The part of a finalized config that determines the cell's result."""
-    data = OmegaConf.to_container(cfg, resolve=True)
+    """The part of a finalized config that determines the cell's result.
+
+    Values built from ``paths.*`` (``dataset.data_dir: ${paths.data}/cifar10``, a weights file)
+    enter as ``<paths.data>/cifar10``: the same cell on another machine, with its data mounted
+    elsewhere, keeps its id.
+    """
+    masked = cfg.copy()
+    if masked.get("paths") is not None:
+        with open_dict(masked):
+            for key in list(masked.paths):
+                masked.paths[key] = f"<paths.{key}>"
+    data = OmegaConf.to_container(masked, resolve=True)
     data = {k: v for k, v in data.items() if k not in NON_IDENTITY_KEYS}
     data["optimizer"] = {k: v for k, v in data["optimizer"].items() if k != "lr_grid"}
     data["trainer"] = {k: v for k, v in data["trainer"].items() if k not in NON_IDENTITY_TRAINER_KEYS}

@@ -2,7 +2,8 @@
 
 Prints one line per cell (state, epochs still to train, cost, cell directory, overrides),
 then the count, how many are already finished, and a GPU-hour estimate from the recipe's
-epochs and the per-epoch cost table ``conf/costs.yaml``. With ``hydra/launcher=slurm`` it
+epochs (or, for a step budget, its evaluation intervals: ``max_steps / eval_every``) and the
+per-epoch (per-interval) cost table ``conf/costs.yaml``. With ``hydra/launcher=slurm`` it
 also prints the job-array script submitit would submit. Nothing is launched or written.
 """
 
@@ -97,7 +98,10 @@ def _state(run_dir: Path) -> tuple[str, int]:
 def cell_costs(planned: Planned, costs: Costs) -> list[CellCost]:
     out = []
     for overrides, run_dir, cfg in zip(planned.cells, planned.run_dirs, planned.configs):
-        model, dataset, epochs = cfg.model.name, cfg.dataset.name, int(cfg.epochs)
+        model, dataset = cfg.model.name, cfg.dataset.name
+        # costs.yaml prices an epoch, or for a step budget one evaluation interval (eval_every steps)
+        epochs = (-(-int(cfg.max_steps) // int(cfg.get("eval_every", 1))) if cfg.get("max_steps") is not None
+                  else int(cfg.epochs))
         state, done = _state(run_dir)
         seconds, source = costs.per_epoch(model, dataset)
         out.append(CellCost(overrides, run_dir, state, model, dataset, epochs, done, seconds, source))

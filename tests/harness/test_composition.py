@@ -36,6 +36,17 @@ def test_identity_ignores_paths_and_logger(tmp_path) -> None:
     assert a != c  # epochs change the result, so the identity
 
 
+def test_identity_ignores_where_the_data_is_mounted(tmp_path) -> None:
+    """dataset.data_dir is ${paths.data}/...: moving the data set does not rename the cells."""
+    cell = ["lr=0.1", "model=resnet18", "dataset=cifar10", f"paths.runs={tmp_path}"]
+    a = plan_cells([*cell, "paths.data=/mnt/a"])
+    b = plan_cells([*cell, "paths.data=/scratch/b"])
+    assert a.configs[0].dataset.data_dir != b.configs[0].dataset.data_dir
+    assert a.run_dirs[0].name == b.run_dirs[0].name
+    other = plan_cells([*cell, "paths.data=/mnt/a", "dataset.val_size=4000"])
+    assert other.run_dirs[0].name != a.run_dirs[0].name  # a real data setting still counts
+
+
 def test_top_level_weight_decay_is_the_optimizers_and_overrides_win(tmp_path) -> None:
     import torch
 
