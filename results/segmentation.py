@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.record import Status
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
@@ -35,7 +36,7 @@ def segmentation_figure(records: pd.DataFrame):
     palette = colors(list(selection["optimizer"]))
     for sel in selection.itertuples():
         color = palette[sel.optimizer]
-        if sel.status != "ok":
+        if sel.status != Status.OK:
             axes[0].plot([], [], color=color, linestyle="none", marker="x", label=f"{sel.optimizer}: {sel.status}")
             continue
         runs = history[history["optimizer"] == sel.optimizer]

@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+from bench.record import Status
 import pandas as pd
 
 from results.load import GROUP
 
 AT_CHOICES = ("final", "best")
-SEVERITY = ("failed", "diverged", "running", "no val metric")  # first match names an unusable lr
+SEVERITY = (Status.FAILED, Status.DIVERGED, Status.RUNNING, "no val metric")  # first match names an unusable lr
 
 
 def _lr_status(statuses: Iterable[str], vals: Iterable[float]) -> str:
@@ -31,7 +32,7 @@ def _lr_status(statuses: Iterable[str], vals: Iterable[float]) -> str:
             return bad
     if any(not math.isfinite(v) for v in vals):
         return "no val metric"
-    return "ok"
+    return Status.OK
 
 
 def lr_summary(records: pd.DataFrame) -> pd.DataFrame:
@@ -43,8 +44,8 @@ def lr_summary(records: pd.DataFrame) -> pd.DataFrame:
         rows.append({**dict(zip(GROUP + ["lr"], key)), "metric": grp["metric"].iloc[0], "mode": grp["mode"].iloc[0],
                      "n_seeds": len(grp), "lr_status": status,
                      "status_counts": _counts(grp["status"]),
-                     "val_mean": vals.mean() if status == "ok" else math.nan,
-                     "val_std": vals.std(ddof=1) if status == "ok" and len(grp) > 1 else math.nan})
+                     "val_mean": vals.mean() if status == Status.OK else math.nan,
+                     "val_std": vals.std(ddof=1) if status == Status.OK and len(grp) > 1 else math.nan})
     return pd.DataFrame(rows, columns=GROUP + ["lr", "metric", "mode", "n_seeds", "lr_status", "status_counts",
                                                "val_mean", "val_std"])
 
@@ -62,19 +63,19 @@ def select_best_lr(records: pd.DataFrame) -> pd.DataFrame:
     counts = records.groupby(GROUP)["status"].agg(_counts)
     rows = []
     for key, grp in per_lr.groupby(GROUP, sort=True):
-        usable = grp[grp["lr_status"] == "ok"]
-        unusable = "; ".join(f"lr={r.lr:g}: {r.lr_status}" for r in grp.itertuples() if r.lr_status != "ok")
+        usable = grp[grp["lr_status"] == Status.OK]
+        unusable = "; ".join(f"lr={r.lr:g}: {r.lr_status}" for r in grp.itertuples() if r.lr_status != Status.OK)
         row = {**dict(zip(GROUP, key)), "metric": grp["metric"].iloc[0], "mode": grp["mode"].iloc[0],
                "lrs": len(grp), "unusable": unusable, "status_counts": counts.loc[key]}
         if usable.empty:
             statuses = set(grp["lr_status"])
-            status = next((s for s in ("diverged", "failed", "running", "no val metric") if s in statuses), "failed")
+            status = next((s for s in (Status.DIVERGED, Status.FAILED, Status.RUNNING, "no val metric") if s in statuses), Status.FAILED)
             rows.append({**row, "lr": math.nan, "status": status, "n_seeds": 0, "val_mean": math.nan,
                          "val_std": math.nan})
             continue
         ascending = grp["mode"].iloc[0] == "min"
         pick = usable.sort_values(["val_mean", "lr"], ascending=[ascending, True], kind="stable").iloc[0]
-        rows.append({**row, "lr": pick["lr"], "status": "ok", "n_seeds": int(pick["n_seeds"]),
+        rows.append({**row, "lr": pick["lr"], "status": Status.OK, "n_seeds": int(pick["n_seeds"]),
                      "val_mean": pick["val_mean"], "val_std": pick["val_std"]})
     return pd.DataFrame(rows, columns=GROUP + ["metric", "mode", "lr", "status", "n_seeds", "val_mean", "val_std",
                                                "lrs", "unusable", "status_counts"])
@@ -82,7 +83,7 @@ def select_best_lr(records: pd.DataFrame) -> pd.DataFrame:
 
 def chosen_records(records: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
     """The records (all seeds) at each group's chosen learning rate."""
-    chosen = selection[selection["status"] == "ok"][GROUP + ["lr"]]
+    chosen = selection[selection["status"] == Status.OK][GROUP + ["lr"]]
     return records.merge(chosen, on=GROUP + ["lr"], how="inner")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from bench.record import Status
 import pandas as pd
 
 from results.load import GROUP, metric_info
@@ -30,7 +31,7 @@ def sensitivity_frame(records: pd.DataFrame) -> pd.DataFrame:
              .agg(final_val_mean="mean", final_val_std=lambda s: s.std(ddof=1) if s.notna().sum() > 1 else math.nan)
              .reset_index())
     frame = per_lr.merge(stats, on=GROUP + ["lr"], how="left")
-    unusable = frame["lr_status"] != "ok"
+    unusable = frame["lr_status"] != Status.OK
     frame.loc[unusable, ["final_val_mean", "final_val_std"]] = math.nan
     return frame
 
@@ -49,19 +50,19 @@ def sensitivity_figure(records: pd.DataFrame, frame: pd.DataFrame | None = None)
     for opt, runs in frame.groupby("optimizer", sort=True):
         runs = runs.sort_values("lr")
         color = palette[opt]
-        ok = runs[runs["lr_status"] == "ok"]
+        ok = runs[runs["lr_status"] == Status.OK]
         y = [to_unit(v, info, unit) for v in ok["final_val_mean"]]
         err = [std_to_unit(v, info, unit) if math.isfinite(v) else 0.0 for v in ok["final_val_std"]]
         ax.errorbar(ok["lr"], y, yerr=err if any(err) else None, color=color, marker="o", markersize=4,
                     linewidth=1.4, capsize=3, label=opt)
-        bad = runs[runs["lr_status"] != "ok"]
+        bad = runs[runs["lr_status"] != Status.OK]
         if len(bad):
             ax.scatter(bad["lr"], [0.02] * len(bad), marker="x", color=color, s=50, clip_on=False,
                        transform=ax.get_xaxis_transform())
             if not bad_label_done:  # one neutral legend entry for every optimizer's crosses
                 ax.plot([], [], marker="x", color="0.3", linestyle="none", label=UNUSABLE_LABEL)
                 bad_label_done = True
-        chosen = selection[(selection["optimizer"] == opt) & (selection["status"] == "ok")]
+        chosen = selection[(selection["optimizer"] == opt) & (selection["status"] == Status.OK)]
         for lr in chosen["lr"]:
             pick = ok[ok["lr"] == lr]["final_val_mean"]
             if len(pick) and math.isfinite(pick.iloc[0]):

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import NamedTuple
 
+from bench.record import Status
 import pandas as pd
 
 from results.compare import ci_text, compare_cells, lookup, outside_ci, vs_base_text
@@ -85,7 +86,7 @@ def _ours(stats: pd.DataFrame, coords: dict[str, str], unit: str, info: dict) ->
                 "text": MISSING, "unusable": ""}
     row = hit.iloc[0]
     base = {"status": row["status"], "lr": row["lr"], "n_seeds": int(row["n_seeds"]), "unusable": row["unusable"]}
-    if row["status"] != "ok":
+    if row["status"] != Status.OK:
         return {**base, "ours": math.nan, "ours_std": math.nan, "text": row["status"]}
     if not math.isfinite(row["mean"]):
         return {**base, "status": "not logged", "ours": math.nan, "ours_std": math.nan, "text": "not logged"}
@@ -130,7 +131,7 @@ def paper_table(records: pd.DataFrame, layout: Layout, at: str = "paper") -> Tab
             cells.append(f"{ours['text']}{_marks(st)} / {pub_text}{suffix}")
             stat_cells.append("; ".join(t for t in (ci_text(st, layout.unit), vs_base_text(st, layout.unit)) if t)
                               or MISSING)
-            lr_cells.append(f"{ours['lr']:g} (n={ours['n_seeds']})" if ours["status"] in ("ok", "not logged")
+            lr_cells.append(f"{ours['lr']:g} (n={ours['n_seeds']})" if ours["status"] in (Status.OK, "not logged")
                             else ours["text"])
             long_rows.append({"paper": layout.paper, "table": layout.table, "row": row.label, "col": col.label,
                               **{k: coords[k] for k in COORDINATES}, "unit": layout.unit, "at": at,
@@ -185,7 +186,7 @@ def generic_table(records: pd.DataFrame, at: str = "final", heading: bool = True
             ours = _ours(stats, {"optimizer": opt, "model": model, "dataset": dataset, "metric": metric}, unit, info)
             st = lookup(compared, None, opt, model, dataset)
             lr_text = f"lr {ours['lr']:g}" + (f", n={ours['n_seeds']}" if ours["n_seeds"] > 1 else "")
-            cells.append(f"{ours['text']}{_marks(st)} ({lr_text})" if ours["status"] == "ok" else ours["text"])
+            cells.append(f"{ours['text']}{_marks(st)} ({lr_text})" if ours["status"] == Status.OK else ours["text"])
             stat_cells.append("; ".join(t for t in (ci_text(st, unit), vs_base_text(st, unit)) if t) or MISSING)
             long_rows.append({"experiment": records["experiment"].iloc[0], "optimizer": opt, "model": model,
                               "dataset": dataset, "metric": metric, "unit": unit, "at": at, "status": ours["status"],
@@ -223,7 +224,7 @@ def render_summary(records: pd.DataFrame, at: str = "final") -> str:
         rows = []
         for r in stats.itertuples():
             hit = speed.loc[(r.model, r.dataset, r.optimizer)] if (r.model, r.dataset, r.optimizer) in speed.index else None
-            ok = r.status == "ok"
+            ok = r.status == Status.OK
             val = _fmt(to_unit(r.val_mean, info, unit), unit, std_to_unit(r.val_std, info, unit))
             test = _fmt(to_unit(r.mean, info, unit), unit, std_to_unit(r.std, info, unit))
             rows.append([f"{r.model} / {r.dataset}", r.optimizer, f"{r.lr:g}" if ok else MISSING,

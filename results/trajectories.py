@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench.record import Status  # noqa: E402
 from results.load import read_checked, record_paths  # noqa: E402
 from tasks.toy_functions import FUNCTIONS  # noqa: E402 (torch-free definitions)
 
@@ -31,7 +32,7 @@ def load_toy_records(runs_dir: Path, experiment: str) -> list[dict[str, Any]]:
     found = []
     for path in record_paths(runs_dir, experiment):
         record = read_checked(path)
-        if (record.get("extras") or {}).get("trajectory") or record["status"] == "diverged":
+        if (record.get("extras") or {}).get("trajectory") or record["status"] == Status.DIVERGED:
             found.append(record)
     return found
 
@@ -49,7 +50,7 @@ def best_paths(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, A
 
 def _score(record: dict[str, Any]) -> float:
     dist = (record.get("final") or {}).get("val_dist")
-    return dist if record["status"] == "ok" and isinstance(dist, float) and math.isfinite(dist) else math.inf
+    return dist if record["status"] == Status.OK and isinstance(dist, float) and math.isfinite(dist) else math.inf
 
 
 def distances(record: dict[str, Any]) -> list[float]:
@@ -71,7 +72,7 @@ def plot_function(fn_name: str, by_optimizer: dict[str, dict[str, Any]], out_dir
     ax.plot(*spec.start, marker="o", color="black", markersize=5, linestyle="none", label="start")
     for opt, record in sorted(by_optimizer.items()):
         lr = record["identity"]["lr"]
-        if record["status"] != "ok" or not (record.get("extras") or {}).get("trajectory"):
+        if record["status"] != Status.OK or not (record.get("extras") or {}).get("trajectory"):
             ax.plot([], [], linestyle="none", label=f"{opt} (lr={lr:g}): {record['status']}")
             continue
         path = record["extras"]["trajectory"]

@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 from typing import Sequence
 
+from bench.record import Status
 import pandas as pd
 
 from results.load import metric_info
@@ -51,15 +52,15 @@ def tuning_frame(records: pd.DataFrame) -> pd.DataFrame:
     for (experiment, model, dataset), work in per_lr.groupby(["experiment", "model", "dataset"], sort=True):
         mode = work["mode"].iloc[0]
         observed = records[(records["experiment"] == experiment) & (records["model"] == model)
-                           & (records["dataset"] == dataset) & (records["status"] == "ok")]["sel_val"]
+                           & (records["dataset"] == dataset) & (records["status"] == Status.OK)]["sel_val"]
         observed = observed[observed.map(math.isfinite)]
         worst = (observed.min() if mode == "max" else observed.max()) if len(observed) else math.nan
         for opt, grid in work.groupby("optimizer", sort=True):
-            values = list(grid.loc[grid["lr_status"] == "ok", "val_mean"])
-            diverged = int((grid["lr_status"] == "diverged").sum())
+            values = list(grid.loc[grid["lr_status"] == Status.OK, "val_mean"])
+            diverged = int((grid["lr_status"] == Status.DIVERGED).sum())
             if diverged and math.isfinite(worst):
                 values += [worst] * diverged
-            left_out = int((~grid["lr_status"].isin(["ok", "diverged"])).sum())
+            left_out = int((~grid["lr_status"].isin([Status.OK, Status.DIVERGED])).sum())
             for k in range(1, len(values) + 1):
                 rows.append({"experiment": experiment, "model": model, "dataset": dataset, "optimizer": opt,
                              "metric": work["metric"].iloc[0], "mode": mode, "k": k,
