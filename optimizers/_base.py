@@ -180,6 +180,15 @@ def adam_step_size(group: dict[str, Any], step: int) -> float:
     return group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
 
 
+def adam_folded_scalars(group: dict[str, Any], step: int) -> tuple[float, float]:
+    """``(step_size, eps')`` for ``x -= step_size * m / (sqrt(v) + eps')``, Adam's update with its
+    bias corrections folded into scalars: ``lr/c1 * m/(sqrt(v)/c2 + eps) = (lr*c2/c1) * m/(sqrt(v) + eps*c2)``
+    with ``c1 = 1 - beta1**t``, ``c2 = sqrt(1 - beta2**t)`` (one tensor pass fewer than dividing by ``c2``)."""
+    beta1, beta2 = group["betas"]
+    c2 = math.sqrt(1 - beta2**step)
+    return group["lr"] * c2 / (1 - beta1**step), group["eps"] * c2
+
+
 def adam_moments_(
     state: dict[str, Any], grad: Tensor, beta1: float, beta2: float, amsgrad: bool = False
 ) -> tuple[Tensor, Tensor]:
@@ -223,11 +232,9 @@ def foreach_with_l2(params: list[Tensor], grads: list[Tensor], weight_decay: flo
     return grads
 
 
-def foreach_adam_denom(seconds: list[Tensor], eps: float, bias_correction2_sqrt: float | None = None) -> list[Tensor]:
-    """New tensors ``sqrt(v) [/ bias_correction2_sqrt] + eps``."""
+def foreach_adam_denom(seconds: list[Tensor], eps: float) -> list[Tensor]:
+    """New tensors ``sqrt(v) + eps`` (see :func:`adam_folded_scalars` for the bias correction)."""
     denom = torch._foreach_sqrt(seconds)
-    if bias_correction2_sqrt is not None:
-        torch._foreach_div_(denom, bias_correction2_sqrt)
     torch._foreach_add_(denom, eps)
     return denom
 
@@ -310,12 +317,9 @@ class BaseOptimizer(torch.optim.Optimizer):
             return torch.add(grad, p, alpha=weight_decay, out=self._scratch(p, 1))
         return grad
 
-    def _adam_denom(self, p: Tensor, second: Tensor, eps: float, bias_correction2_sqrt: float | None = None) -> Tensor:
-        """``sqrt(v) [/ bias_correction2_sqrt] + eps`` in scratch slot 0."""
-        denom = torch.sqrt(second, out=self._scratch(p))
-        if bias_correction2_sqrt is not None:
-            denom.div_(bias_correction2_sqrt)
-        return denom.add_(eps)
+    def _adam_denom(self, p: Tensor, second: Tensor, eps: float) -> Tensor:
+        """``sqrt(v) + eps`` in scratch slot 0 (see :func:`adam_folded_scalars` for the bias correction)."""
+        return torch.sqrt(second, out=self._scratch(p)).add_(eps)
 
     def _collect(self, group: dict[str, Any]) -> tuple[list[Tensor], list[Tensor], list[dict[str, Any]]]:
         params, grads, states = [], [], []

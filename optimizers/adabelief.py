@@ -107,16 +107,20 @@ class AdaBelief(BaseOptimizer):
 
     @staticmethod
     def _plan(group: dict[str, Any], step: int) -> tuple[str, float, float]:
-        """Return ``(kind, scale, bias_correction2_sqrt)``; kind in adam | rectified | sgd | none.
+        """Return ``(kind, scale, eps_factor)``; kind in adam | rectified | sgd | none.
 
-        ``scale`` multiplies ``m/denom`` (or ``m`` for sgd); scalars computed exactly as the package.
+        ``scale`` multiplies ``m/denom`` (or ``m`` for sgd), ``denom = sqrt(s) + eps * eps_factor``.
+        The adam kind folds the bias correction ``c2 = sqrt(1 - beta2**t)`` into ``scale`` and
+        ``eps`` (``m/(sqrt(s)/c2 + eps) = c2*m/(sqrt(s) + c2*eps)``, one tensor pass fewer);
+        the others compute the package's scalars as it does.
         """
         beta1, beta2 = group["betas"]
         lr = group["lr"]
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         if not group["rectify"]:
-            return "adam", lr / bias_correction1, math.sqrt(bias_correction2)
+            c2 = math.sqrt(bias_correction2)
+            return "adam", lr * c2 / bias_correction1, c2
         beta2_t = beta2**step
         n_sma_max = 2 / (1 - beta2) - 1
         n_sma = n_sma_max - 2 * step * beta2_t / (1 - beta2_t)
@@ -145,9 +149,9 @@ class AdaBelief(BaseOptimizer):
         if group["amsgrad"]:
             torch.maximum(state["max_exp_avg_var"], exp_avg_var, out=state["max_exp_avg_var"])
             second = state["max_exp_avg_var"]
-        kind, scale, bias_correction2_sqrt = self._plan(group, state["step"])
+        kind, scale, eps_factor = self._plan(group, state["step"])
         if kind == "adam":
-            p.addcdiv_(exp_avg, self._adam_denom(p, second, eps, bias_correction2_sqrt), value=-scale)
+            p.addcdiv_(exp_avg, self._adam_denom(p, second, eps * eps_factor), value=-scale)
         elif kind == "rectified":  # denominators reuse residual's buffer
             p.addcdiv_(exp_avg, self._adam_denom(p, exp_avg_var, eps), value=-scale)
         elif kind == "sgd":
@@ -180,9 +184,9 @@ class AdaBelief(BaseOptimizer):
         if group["amsgrad"]:
             seconds = [s["max_exp_avg_var"] for s in states]
             torch._foreach_maximum_(seconds, exp_avg_vars)
-        kind, scale, bias_correction2_sqrt = self._plan(group, step)
+        kind, scale, eps_factor = self._plan(group, step)
         if kind == "adam":
-            denom = foreach_adam_denom(seconds, eps, bias_correction2_sqrt)
+            denom = foreach_adam_denom(seconds, eps * eps_factor)
             torch._foreach_addcdiv_(params, exp_avgs, denom, -scale)
         elif kind == "rectified":
             denom = foreach_adam_denom(exp_avg_vars, eps)

@@ -15,6 +15,7 @@ from torch import Tensor
 from ._base import (
     BaseOptimizer,
     Params,
+    adam_folded_scalars,
     adam_moments_,
     adam_state,
     check_adam_common,
@@ -46,8 +47,9 @@ class AdaL(BaseOptimizer):
         v     <- beta2 * v + (1 - beta2) * g_hat**2
         x     <- x - lr/(1 - beta1**t) * m / (sqrt(v)/sqrt(1 - beta2**t) + eps)
 
-    i.e. exactly ``torch.optim.Adam(lr, betas, eps, weight_decay)`` fed ``g_hat`` (tests
-    assert this bit for bit on CPU). Paper vs this class: Algorithm 1 writes the update as
+    i.e. ``torch.optim.Adam(lr, betas, eps, weight_decay)`` fed ``g_hat``, up to rounding: the
+    ``sqrt(1 - beta2**t)`` division is folded into the scalar step size and ``eps``
+    (``m/(sqrt(v)/c2 + eps) = c2*m/(sqrt(v) + c2*eps)``), one tensor pass fewer. Paper vs this class: Algorithm 1 writes the update as
     ``alpha_t * (v_hat**-1/2 + eps) * m_hat`` with ``alpha_t = alpha/sqrt(t)``; we put eps
     outside the square root in the denominator (as Adam, and as the paper's own PyTorch
     snippet implies: it only replaces the gradient inside Adam) and leave the schedule to
@@ -83,8 +85,7 @@ class AdaL(BaseOptimizer):
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         return adam_state(p)
 
-    # The two paths below mirror torch.optim.adam's _single_tensor_adam / _multi_tensor_adam
-    # operation by operation, so that "AdaL == Adam on g_hat" holds bit for bit.
+    # The two paths below run the same kernels in the same order, so they agree bit for bit on CPU.
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
         beta1, beta2 = group["betas"]
         scratch = self._scratch(p, 1)
@@ -93,11 +94,8 @@ class AdaL(BaseOptimizer):
         if group["weight_decay"] != 0:
             grad.add_(p, alpha=group["weight_decay"])
         exp_avg, exp_avg_sq = adam_moments_(state, grad, beta1, beta2)
-        step = state["step"]
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        step_size = group["lr"] / bias_correction1
-        denom = self._adam_denom(p, exp_avg_sq, group["eps"], bias_correction2**0.5)
+        step_size, eps = adam_folded_scalars(group, state["step"])
+        denom = self._adam_denom(p, exp_avg_sq, eps)
         p.addcdiv_(exp_avg, denom, value=-step_size)
 
     def _multi_tensor_update(
@@ -113,8 +111,6 @@ class AdaL(BaseOptimizer):
         grads = foreach_with_l2(params, grads, group["weight_decay"])
         exp_avgs, exp_avg_sqs = foreach_adam_moments_(states, grads, beta1, beta2)
         del grads
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        step_size = (group["lr"] / bias_correction1) * -1
-        denom = foreach_adam_denom(exp_avg_sqs, group["eps"], bias_correction2**0.5)
-        torch._foreach_addcdiv_(params, exp_avgs, denom, step_size)
+        step_size, eps = adam_folded_scalars(group, step)
+        denom = foreach_adam_denom(exp_avg_sqs, eps)
+        torch._foreach_addcdiv_(params, exp_avgs, denom, -step_size)

@@ -92,20 +92,25 @@ class AdaRem(BaseOptimizer):
         return group["decay"] ** group["epoch"]
 
     # --- shared pieces, also used by AdaRemS -------------------------------------------
-    def _resilience(self, p: Tensor, grad: Tensor, m: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-        """``(g*m*g, |g|*max|m| + eps)``: ``b * g`` is their ratio (scratch buffers)."""
+    # The step x -= s*(g + c*b*g) is evaluated as x -= s * g*(den + c*m*g) / den with
+    # den = |g| max|m| + eps (b*g = g*m*g/den): one addcdiv into x instead of two updates.
+    def _adaptive_step_(self, p: Tensor, grad: Tensor, m: Tensor, eps: float, c: float, scale: float) -> None:
+        """``p -= scale * (1 + c*b) * g`` per element, in two scratch buffers."""
         den = torch.abs(grad, out=self._scratch(p)).mul_(abs_max(m)).add_(eps)
-        num = torch.mul(grad, m, out=self._scratch(p, 1)).mul_(grad)
-        return num, den
+        num = torch.addcmul(den, m, grad, value=c, out=self._scratch(p, 1)).mul_(grad)
+        p.addcdiv_(num, den, value=-scale)
 
     @staticmethod
-    def _foreach_resilience(grads: list[Tensor], ms: list[Tensor], eps: float) -> tuple[list[Tensor], list[Tensor]]:
+    def _foreach_adaptive_step_(
+        params: list[Tensor], grads: list[Tensor], ms: list[Tensor], eps: float, c: float, scale: float | list[float]
+    ) -> None:
+        """Multi-tensor :meth:`_adaptive_step_` (same kernels in the same order)."""
         den = torch._foreach_abs(grads)
         torch._foreach_mul_(den, foreach_abs_max(ms))
         torch._foreach_add_(den, eps)
-        num = torch._foreach_mul(grads, ms)
+        num = torch._foreach_addcmul(den, ms, grads, c)
         torch._foreach_mul_(num, grads)
-        return num, den
+        torch._foreach_addcdiv_(params, num, den, [-s for s in scale] if isinstance(scale, list) else -scale)
 
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
         lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
@@ -113,9 +118,9 @@ class AdaRem(BaseOptimizer):
         if wd != 0:
             p.mul_(1 - lr * wd)
         if c != 0 and state["step"] > 1:  # m == 0 on step 1, so b == 0: plain SGD
-            num, den = self._resilience(p, grad, m, group["eps"])
-            p.addcdiv_(num, den, value=-lr * c)
-        p.add_(grad, alpha=-lr)
+            self._adaptive_step_(p, grad, m, group["eps"], c, lr)
+        else:
+            p.add_(grad, alpha=-lr)
         m.lerp_(grad, 1 - group["beta"])
 
     def _multi_tensor_update(
@@ -131,10 +136,9 @@ class AdaRem(BaseOptimizer):
         if wd != 0:
             torch._foreach_mul_(params, 1 - lr * wd)
         if c != 0 and step > 1:
-            num, den = self._foreach_resilience(grads, ms, group["eps"])
-            torch._foreach_addcdiv_(params, num, den, -lr * c)
-            del num, den
-        torch._foreach_add_(params, grads, alpha=-lr)
+            self._foreach_adaptive_step_(params, grads, ms, group["eps"], c, lr)
+        else:
+            torch._foreach_add_(params, grads, alpha=-lr)
         torch._foreach_lerp_(ms, grads, 1 - group["beta"])
 
 
@@ -154,19 +158,26 @@ class AdaRemS(AdaRem):
         R       = radius or ||x_0||                 # sphere radius, per tensor
         alpha_0 = ||x_0|| / R                       # x_0 is projected: x <- x_0 * R/||x_0||
         a       = 1 + decay**e * b                  # AdaRem's per-element factor, eq. (1)-(2)
-        x'      = x - (lr / alpha**2) * a * g - lr * weight_decay * x   # Alg. 2 with the SLR rate
+        eta_hat = lr / alpha**2                     # the sphere learning rate (SLR, Sec. 3.4.1)
+        x'      = x - eta_hat * a * g - eta_hat * weight_decay * x   # Alg. 2
         alpha  <- alpha * ||x'|| / R                # SLR (Sec. 3.4.1): scale of the Euclidean twin
         x      <- x' * R / ||x'||                   # projection back onto the sphere
         m      <- beta * m + (1 - beta) * g
 
     ``alpha`` is the length ratio :math:`\alpha_t = \|OB\|/\|OA\|` between the unconstrained
-    network ``B`` that SGD with weight decay would produce and its image ``A`` on the sphere;
-    the sphere learning rate is ``eta = lr / alpha**2`` (Sec. 3.4.1, :math:`\eta_t =
-    \eta'_t/\alpha_t^2`) and ``alpha`` is updated "by the similar triangle theorem": for an
-    exactly scale-invariant loss ``B_{t+1} = alpha_t * x'_t``, so the direction of the sphere
-    iterate equals that of Euclidean AdaRem with weight decay whenever both see the same
-    ``b`` (tests check this with ``beta = 0``). The momentum is accumulated from sphere
-    gradients, which is the point of the method: its scale no longer drifts with ``||x||``.
+    network ``B`` and its image ``A`` on the sphere; the sphere learning rate is
+    ``eta_hat = lr / alpha**2`` (Sec. 3.4.1, :math:`\eta_t = \eta'_t/\alpha_t^2`) and ``alpha`` is
+    updated "by the similar triangle theorem": for an exactly scale-invariant loss
+    ``B_{t+1} = alpha_t * x'_t``, so the sphere iterate points where Euclidean AdaRem with
+    weight decay ``weight_decay / alpha_t**2`` goes whenever both see the same ``b`` (tests
+    check this with ``beta = 0``). The momentum is accumulated from sphere gradients, which
+    is the point of the method: its scale no longer drifts with ``||x||``.
+
+    Weight decay follows Algorithm 2, ``theta_{t+1} = Pi(theta_hat_t - eta_t * g_t -
+    eta_hat_t * gamma * theta_hat_t)``: the decay uses the same base rate ``eta_hat_t`` that
+    the element-wise rate ``eta_t = a * eta_hat_t`` is built from, and on the sphere that base
+    rate is the SLR ``lr / alpha**2``. (Decaying with the plain ``lr`` instead would make the
+    Euclidean twin AdaRem with a constant ``weight_decay``, but it is not what the paper writes.)
 
     Other tensors (and spherical ones whose initial norm is 0) follow plain AdaRem.
     With an explicit ``radius`` the projection of ``x_0`` happens at the tensor's first
@@ -230,13 +241,13 @@ class AdaRemS(AdaRem):
             return
         lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
         m, alpha, radius = state["momentum_buffer"], state["alpha"], state["radius"]
+        scale = lr / alpha**2  # the sphere learning rate eta_hat (Sec. 3.4.1)
         if wd != 0:
-            p.mul_(1 - lr * wd)
-        scale = lr / alpha**2
+            p.mul_(1 - scale * wd)  # Alg. 2: - eta_hat * gamma * theta_hat
         if c != 0 and state["step"] > 1:
-            num, den = self._resilience(p, grad, m, group["eps"])
-            p.addcdiv_(num, den, value=-scale * c)
-        p.add_(torch.mul(grad, -scale, out=self._scratch(p)))
+            self._adaptive_step_(p, grad, m, group["eps"], c, scale)
+        else:
+            p.add_(grad, alpha=-scale)
         norm = torch.linalg.vector_norm(p).item()
         state["alpha"] = alpha * norm / radius
         p.mul_(radius / norm)
@@ -263,14 +274,14 @@ class AdaRemS(AdaRem):
         states = [states[i] for i in sphere]
         lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
         ms = [s["momentum_buffer"] for s in states]
-        scales = [-lr / s["alpha"] ** 2 for s in states]
+        scales = [lr / s["alpha"] ** 2 for s in states]
         if wd != 0:
-            torch._foreach_mul_(params, 1 - lr * wd)
+            torch._foreach_mul_(params, [1 - s * wd for s in scales])
         if c != 0 and step > 1:
-            num, den = self._foreach_resilience(grads, ms, group["eps"])
-            torch._foreach_addcdiv_(params, num, den, [s * c for s in scales])
-            del num, den
-        torch._foreach_add_(params, torch._foreach_mul(grads, scales))
+            self._foreach_adaptive_step_(params, grads, ms, group["eps"], c, scales)
+        else:
+            for p, g, s in zip(params, grads, scales):  # foreach add has no per-tensor alpha
+                p.add_(g, alpha=-s)
         norms = torch.stack(torch._foreach_norm(params)).tolist()
         for s, n in zip(states, norms):
             s["alpha"] = s["alpha"] * n / s["radius"]
