@@ -27,6 +27,7 @@ from ._base import (
     abs_max,
     check_common,
     check_real,
+    chunks,
     foreach_abs_max,
     zeros_like,
 )
@@ -94,11 +95,26 @@ class AdaRem(BaseOptimizer):
     # --- shared pieces, also used by AdaRemS -------------------------------------------
     # The step x -= s*(g + c*b*g) is evaluated as x -= s * g*(den + c*m*g) / den with
     # den = |g| max|m| + eps (b*g = g*m*g/den): one addcdiv into x instead of two updates.
-    def _adaptive_step_(self, p: Tensor, grad: Tensor, m: Tensor, eps: float, c: float, scale: float) -> None:
-        """``p -= scale * (1 + c*b) * g`` per element, in two scratch buffers."""
-        den = torch.abs(grad, out=self._scratch(p)).mul_(abs_max(m)).add_(eps)
-        num = torch.addcmul(den, m, grad, value=c, out=self._scratch(p, 1)).mul_(grad)
-        p.addcdiv_(num, den, value=-scale)
+    def _adaptive_step_(
+        self, group: dict[str, Any], p: Tensor, grad: Tensor, m: Tensor, c: float, scale: float, shrink: float = 1.0
+    ) -> None:
+        """``p <- shrink * p - scale * (1 + c*b) * g``, then ``m <- lerp(m, g, 1 - beta)``.
+
+        ``max |m|`` is taken first over the whole tensor; the rest runs slice by slice
+        (:func:`chunks`) in two scratch buffers. ``c = 0`` skips the adaptive part (plain SGD).
+        """
+        eps, weight = group["eps"], 1 - group["beta"]
+        top = abs_max(m) if c != 0 else None
+        for pc, gc, mc in chunks(p, grad, m):
+            if shrink != 1.0:
+                pc.mul_(shrink)
+            if top is None:
+                pc.add_(gc, alpha=-scale)
+            else:
+                den = torch.abs(gc, out=self._scratch(pc)).mul_(top).add_(eps)
+                num = torch.addcmul(den, mc, gc, value=c, out=self._scratch(pc, 1)).mul_(gc)
+                pc.addcdiv_(num, den, value=-scale)
+            mc.lerp_(gc, weight)
 
     @staticmethod
     def _foreach_adaptive_step_(
@@ -114,14 +130,9 @@ class AdaRem(BaseOptimizer):
 
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
         lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
-        m = state["momentum_buffer"]
-        if wd != 0:
-            p.mul_(1 - lr * wd)
-        if c != 0 and state["step"] > 1:  # m == 0 on step 1, so b == 0: plain SGD
-            self._adaptive_step_(p, grad, m, group["eps"], c, lr)
-        else:
-            p.add_(grad, alpha=-lr)
-        m.lerp_(grad, 1 - group["beta"])
+        if state["step"] == 1:  # m == 0 on step 1, so b == 0: plain SGD
+            c = 0.0
+        self._adaptive_step_(group, p, grad, state["momentum_buffer"], c, lr, 1 - lr * wd)
 
     def _multi_tensor_update(
         self,
@@ -240,18 +251,15 @@ class AdaRemS(AdaRem):
             super()._single_tensor_update(group, p, grad, state)
             return
         lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
-        m, alpha, radius = state["momentum_buffer"], state["alpha"], state["radius"]
+        alpha, radius = state["alpha"], state["radius"]
         scale = lr / alpha**2  # the sphere learning rate eta_hat (Sec. 3.4.1)
-        if wd != 0:
-            p.mul_(1 - scale * wd)  # Alg. 2: - eta_hat * gamma * theta_hat
-        if c != 0 and state["step"] > 1:
-            self._adaptive_step_(p, grad, m, group["eps"], c, scale)
-        else:
-            p.add_(grad, alpha=-scale)
+        if state["step"] == 1:
+            c = 0.0
+        # Alg. 2: theta_hat - eta * g - eta_hat * gamma * theta_hat
+        self._adaptive_step_(group, p, grad, state["momentum_buffer"], c, scale, 1 - scale * wd)
         norm = torch.linalg.vector_norm(p).item()
         state["alpha"] = alpha * norm / radius
         p.mul_(radius / norm)
-        m.lerp_(grad, 1 - group["beta"])
 
     def _multi_tensor_update(
         self,
