@@ -61,7 +61,10 @@ class AdaL(BaseOptimizer):
         betas: ``(beta1, beta2)``, each in [0, 1) (paper: 0.9, 0.999).
         eps: added to the bias-corrected ``sqrt(v)``.
         weight_decay: L2 coefficient added to the transformed gradient (paper runs: 5e-4).
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``exp_avg``, ``exp_avg_sq``.
     """
@@ -75,8 +78,9 @@ class AdaL(BaseOptimizer):
         weight_decay: float = 0.0,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, compile=compile)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -114,3 +118,21 @@ class AdaL(BaseOptimizer):
         step_size, eps = adam_folded_scalars(group, step)
         denom = foreach_adam_denom(exp_avg_sqs, eps)
         torch._foreach_addcdiv_(params, exp_avgs, denom, -step_size)
+
+    # --- compiled path (see BaseOptimizer) ---------------------------------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq")
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        beta1, beta2 = group["betas"]
+        step_size, eps = adam_folded_scalars(group, step)
+        return [group["weight_decay"], 1 - beta1, beta2, 1 - beta2, eps, step_size], None, None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Any, flags: tuple, kind: Any) -> None:
+        exp_avg, exp_avg_sq = st
+        g = g * g.abs().sum() + s[0] * p
+        exp_avg.lerp_(g, s[1].to(exp_avg.dtype))
+        exp_avg_sq.mul_(s[2]).add_(s[3] * g * g)
+        p.sub_(s[5] * exp_avg / (exp_avg_sq.sqrt() + s[4]))
+        return None

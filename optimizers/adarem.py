@@ -53,7 +53,10 @@ class AdaRem(BaseOptimizer):
         decay: the paper's :math:`\lambda`, ``0 <= decay <= 1`` (paper: 0.999, per epoch).
         eps: denominator offset, ``eps > 0``.
         weight_decay: the paper's :math:`\gamma`, applied as ``lr * weight_decay * x``.
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``momentum_buffer`` (one tensor per parameter). Group key ``epoch``.
     """
@@ -68,8 +71,9 @@ class AdaRem(BaseOptimizer):
         weight_decay: float = 0.0,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
-        defaults = dict(lr=lr, beta=beta, decay=decay, eps=eps, weight_decay=weight_decay, epoch=0, foreach=foreach)
+        defaults = dict(lr=lr, beta=beta, decay=decay, eps=eps, weight_decay=weight_decay, epoch=0, foreach=foreach, compile=compile)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -153,6 +157,32 @@ class AdaRem(BaseOptimizer):
         torch._foreach_lerp_(ms, grads, 1 - group["beta"])
 
 
+    # --- compiled path (see BaseOptimizer); AdaRemS shares the kernel ---------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("momentum_buffer",)
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        lr, wd = group["lr"], group["weight_decay"]
+        c = self._adaptation(group) if step > 1 else 0.0  # m == 0 on step 1 anyway
+        return [group["eps"], c, 1 - group["beta"]], [[lr, 1 - lr * wd, 1.0]] * len(states), None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Tensor, flags: tuple, kind: Any) -> Any:
+        """``x <- shrink*x - scale*(1 + c*b)*g`` with ``row = (scale, shrink, radius)``; a
+        spherical tensor (``kind``) is then projected to ``radius`` and its norm returned."""
+        (m,) = st
+        p.mul_(row[1])
+        den = g.abs() * m.abs().amax() + s[0]
+        num = (den + s[1] * m * g) * g
+        p.sub_(row[0] * num / den)
+        m.lerp_(g, s[2].to(m.dtype))
+        if not kind:
+            return None
+        norm = torch.linalg.vector_norm(p)
+        p.mul_(row[2] / norm)
+        return norm
+
+
 def _check_epoch(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(f"Invalid completed_epochs (epoch): {value!r}; allowed: an integer >= 0")
@@ -212,6 +242,7 @@ class AdaRemS(AdaRem):
         spherical: bool | None = None,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -222,7 +253,7 @@ class AdaRemS(AdaRem):
             epoch=0,
             radius=radius,
             spherical=spherical,
-            foreach=foreach,
+            foreach=foreach, compile=compile,
         )
         BaseOptimizer.__init__(self, params, defaults)
 
@@ -295,3 +326,22 @@ class AdaRemS(AdaRem):
             s["alpha"] = s["alpha"] * n / s["radius"]
         torch._foreach_mul_(params, [s["radius"] / n for s, n in zip(states, norms)])
         torch._foreach_lerp_(ms, grads, 1 - group["beta"])
+
+    # --- compiled path: AdaRem's kernel with per-tensor sphere rates -----------------------
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        lr, wd = group["lr"], group["weight_decay"]
+        c = self._adaptation(group) if step > 1 else 0.0
+        rows, kinds = [], []
+        for state in states:
+            sphere = "radius" in state
+            scale = lr / state["alpha"] ** 2 if sphere else lr  # Alg. 2 decays with the same rate
+            rows.append([scale, 1 - scale * wd, state["radius"] if sphere else 1.0])
+            kinds.append(sphere)
+        return [group["eps"], c, 1 - group["beta"]], rows, tuple(kinds)
+
+    def _compiled_finish(self, group: dict[str, Any], states: list[dict[str, Any]], outs: list[Tensor]) -> None:
+        if not outs:
+            return
+        norms = torch.stack(outs).tolist()  # one host sync per step, as the eager paths
+        for state, norm in zip((s for s in states if "radius" in s), norms):
+            state["alpha"] = state["alpha"] * norm / state["radius"]

@@ -44,7 +44,10 @@ class Yogi(BaseOptimizer):
         eps: added to the denominator (Yogi paper: 1e-3).
         initial_accumulator: initial value of both moments, ``>= 0``.
         weight_decay: L2 coefficient added to the gradient.
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``exp_avg``, ``exp_avg_sq``.
     """
@@ -59,6 +62,7 @@ class Yogi(BaseOptimizer):
         weight_decay: float = 0.0,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -66,7 +70,7 @@ class Yogi(BaseOptimizer):
             eps=eps,
             initial_accumulator=initial_accumulator,
             weight_decay=weight_decay,
-            foreach=foreach,
+            foreach=foreach, compile=compile,
         )
         super().__init__(params, defaults)
 
@@ -114,3 +118,22 @@ class Yogi(BaseOptimizer):
         step_size, eps = adam_folded_scalars(group, step)
         denom = foreach_adam_denom(exp_avg_sqs, eps)
         torch._foreach_addcdiv_(params, exp_avgs, denom, -step_size)
+
+    # --- compiled path (see BaseOptimizer) ---------------------------------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq")
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        beta1, beta2 = group["betas"]
+        step_size, eps = adam_folded_scalars(group, step)
+        return [group["weight_decay"], 1 - beta1, 1 - beta2, eps, step_size], None, None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Any, flags: tuple, kind: Any) -> None:
+        exp_avg, exp_avg_sq = st
+        g = g + s[0] * p
+        exp_avg.lerp_(g, s[1].to(exp_avg.dtype))
+        direction = (exp_avg_sq - g * g).sign() * g
+        exp_avg_sq.sub_(s[2] * direction * g)
+        p.sub_(s[4] * exp_avg / (exp_avg_sq.sqrt() + s[3]))
+        return None
