@@ -286,16 +286,16 @@ def _group_step(kernel, flags, kinds, params, grads, states, scalars, per_tensor
     return outs
 
 
-_COMPILED_STEPS: dict[type, Callable[..., list[Tensor]]] = {}
+_COMPILED_STEPS: dict[tuple[type, str], Callable[..., list[Tensor]]] = {}
 
 
-def compiled_group_step(cls: type) -> Callable[..., list[Tensor]]:
+def compiled_group_step(cls: type, backend: str = "inductor") -> Callable[..., list[Tensor]]:
     """``torch.compile(fullgraph=True)`` of :func:`_group_step` with a code object of ``cls``'s own."""
-    fn = _COMPILED_STEPS.get(cls)
+    fn = _COMPILED_STEPS.get((cls, backend))
     if fn is None:
-        code = _group_step.__code__.replace(co_name=f"{cls.__name__}_group_step")
+        code = _group_step.__code__.replace(co_name=f"{cls.__name__}_group_step_{backend}")
         loop = types.FunctionType(code, _group_step.__globals__, code.co_name)
-        fn = _COMPILED_STEPS[cls] = torch.compile(loop, fullgraph=True, dynamic=False)
+        fn = _COMPILED_STEPS[cls, backend] = torch.compile(loop, fullgraph=True, dynamic=False, backend=backend)
     return fn
 
 
@@ -378,6 +378,8 @@ class BaseOptimizer(torch.optim.Optimizer):
     Dynamo keeps at most ``torch._dynamo.config.recompile_limit`` graphs per optimizer class
     per process; past that it falls back to running the kernels eagerly.
     """
+
+    _compile_backend = "inductor"  # torch.compile backend of the compiled path (tests trace with "eager")
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         super().__init__(params, defaults)
@@ -520,6 +522,6 @@ class BaseOptimizer(torch.optim.Optimizer):
         keys = self._state_keys(group)
         tensors = [[_at_least_1d(state[k]) for k in keys] for state in states]
         params, grads = [_at_least_1d(p) for p in params], [_at_least_1d(g) for g in grads]
-        step_fn = compiled_group_step(type(self))
+        step_fn = compiled_group_step(type(self), self._compile_backend)
         outs = step_fn(type(self)._kernel, self._compiled_flags(group), kinds, params, grads, tensors, s, per_tensor)
         self._compiled_finish(group, states, outs)
