@@ -16,9 +16,8 @@ import hydra
 from omegaconf import DictConfig
 
 from bench.distributed import env_global_rank
-from bench.plan import CONF_DIR, PlanError, plan_cells
-from bench.record import FINISHED, RecordError, read_record, read_status
-from bench.sweep import PLANNED
+from bench.plan import CONF_DIR, PlanError, plan_cells, planned_cell
+from bench.record import FINISHED, RecordError, Status, read_record, read_status
 from bench.threads import local_parallelism
 
 DRY_RUN_FLAG = "--dry-run"  # print the cells, their count and a GPU-hour estimate; launch nothing
@@ -30,9 +29,14 @@ PASSTHROUGH_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c",
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> dict:
+    from hydra.core.hydra_config import HydraConfig
+
     from bench.cell import run_cell  # heavy imports (torch, lightning) only in the job
 
-    return run_cell(cfg)
+    hydra_cfg = HydraConfig.get()
+    plan = hydra_cfg.sweeper.get("plan")
+    entry = planned_cell(plan, list(hydra_cfg.overrides.task)) if plan else None
+    return run_cell(cfg, planned=entry)
 
 
 def _summarize(run_dirs: list[Path]) -> int:
@@ -45,7 +49,7 @@ def _summarize(run_dirs: list[Path]) -> int:
         except (FileNotFoundError, RecordError):
             status = "missing"
         counts[status] += 1
-        if status in ("failed", "missing", "running"):
+        if status in (Status.FAILED, "missing", Status.RUNNING):
             failed.append(run_dir)
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     print(f"bench: {len(run_dirs)} cell(s): {parts}", file=sys.stderr)
@@ -54,8 +58,18 @@ def _summarize(run_dirs: list[Path]) -> int:
     return 1 if failed else 0
 
 
+# Dicts keyed by optimizer name: ``lr_grids.adam=[...]`` adds or replaces a key, no ``+`` needed.
+OPEN_DICTS = ("lr_grids", "optimizer_overrides")
+
+
+def _open_dict_overrides(argv: list[str]) -> list[str]:
+    """``lr_grids.adam=[..]`` -> ``++lr_grids.adam=[..]`` (Hydra wants ``+`` for a new key)."""
+    return [f"++{a}" if not a.startswith(("+", "~", "-")) and a.split("=", 1)[0].split(".", 1)[0] in OPEN_DICTS
+            and "." in a.split("=", 1)[0] else a for a in argv]
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _open_dict_overrides(list(sys.argv[1:] if argv is None else argv))
     dry_run = DRY_RUN_FLAG in argv
     argv = local_parallelism([a for a in argv if a != DRY_RUN_FLAG])
     if any(a.split("=", 1)[0] in PASSTHROUGH_FLAGS for a in argv):
@@ -72,11 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.dryrun import report
 
         return report(planned, argv)
-    PLANNED[tuple(planned.task_overrides)] = planned.cells
     done = sum(1 for d in planned.run_dirs if read_status(d) in FINISHED)
     print(f"bench: {len(planned.cells)} cell(s), {done} already finished", file=sys.stderr)
     logging.getLogger("bench").setLevel(logging.INFO)
-    sys.argv = [sys.argv[0], *argv]
+    sys.argv = [sys.argv[0], *argv, f"hydra.sweeper.plan={planned.write()}"]
     try:
         _hydra_entry()
     except SystemExit as exc:  # Hydra exits on its own errors; keep its code

@@ -28,38 +28,79 @@ class OptimizerEpochHook(pl.Callback):
                 set_epoch(trainer.current_epoch)
 
 
-class History(Checkpoint):
-    """Per-epoch history of the cell, saved inside every checkpoint.
+def batches_done(trainer: pl.Trainer) -> int:
+    """Training batches (``training_step`` calls) completed so far, across epochs and resumes."""
+    return int(trainer.fit_loop.epoch_loop.batch_progress.total.completed)
 
-    Subclassing ``Checkpoint`` makes Lightning order it with the checkpoint callbacks,
-    i.e. after the LightningModule's ``on_train_epoch_end`` (where epoch metrics are
-    logged) and before ``ModelCheckpoint`` saves, so ``last.ckpt`` always holds exactly
-    the history of the epochs it contains: a resumed cell has no gap and no duplicate.
-    ``on_epoch`` is called with the history once the epoch's ``last.ckpt`` is on disk (by
-    :class:`EpochCommitted`, which must follow the checkpoint callback), so a record never
-    claims an epoch its checkpoint lacks (the runner writes the record there). A LightningModule may add record fields by defining
-    ``record_extras() -> dict`` (the toy task stores its trajectory that way).
+
+class StepBudget(pl.Callback):
+    """Stop after ``max_steps`` training batches: a step budget (a GAN's generator steps).
+
+    Lightning's own ``max_steps`` counts optimizer steps, which for a task with several
+    optimizers (a discriminator stepped ``n_dis`` times per generator step) is not the
+    budget a paper states; this counts ``training_step`` calls. Lightning validates once
+    more when a stop is requested, so the last step is always evaluated.
     """
 
-    def __init__(self, on_epoch: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
+    def __init__(self, max_steps: int) -> None:
+        self.max_steps = int(max_steps)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        # ``processed`` already counts this batch; ``completed`` is incremented after this hook
+        if trainer.fit_loop.epoch_loop.batch_progress.total.processed >= self.max_steps:
+            trainer.should_stop = True
+
+
+class History(Checkpoint):
+    """Per-evaluation history of the cell, saved inside every checkpoint.
+
+    Under an epoch budget (``per="epoch"``) a row is taken at each training-epoch end (after
+    the epoch's validation); under a step budget (``per="step"``) at each evaluation. A row
+    holds ``epoch``, ``step`` (training batches done), every logged metric, ``lr`` and
+    ``time``. Subclassing ``Checkpoint`` makes Lightning order it with the checkpoint
+    callbacks, after the LightningModule's hooks (where metrics are logged) and before
+    ``ModelCheckpoint`` saves, so ``last.ckpt`` always holds exactly the history of the
+    evaluations it contains: a resumed cell has no gap and no duplicate. ``on_epoch`` is
+    called with the history once the row's ``last.ckpt`` is on disk (by
+    :class:`EpochCommitted`, which must follow the checkpoint callback), so a record never
+    claims a row its checkpoint lacks. ``record_extras()`` of the module is stored with it.
+    """
+
+    def __init__(self, on_epoch: Callable[[list[dict[str, Any]]], None] | None = None, per: str = "epoch") -> None:
+        if per not in ("epoch", "step"):
+            raise ValueError(f"History(per=...) must be 'epoch' or 'step', got {per!r}")
+        self.per = per
         self.entries: list[dict[str, Any]] = []
         self.extras: dict[str, Any] | None = None
         self.elapsed_before = 0.0  # wall seconds spent in earlier (interrupted) runs
         self.on_epoch = on_epoch
         self._start = time.perf_counter()
+        self._lr: float | None = None
 
     @property
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self._start
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
+        self._lr = _first_lr(trainer)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        entry: dict[str, Any] = {"epoch": trainer.current_epoch}
+        if self.per == "epoch":
+            self._take_row(trainer, pl_module, self._lr)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.per == "step" and not trainer.sanity_checking:
+            self._take_row(trainer, pl_module, _first_lr(trainer))
+
+    def _take_row(self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float | None) -> None:
+        step = batches_done(trainer)
+        if self.entries and self.entries[-1].get("step") == step:
+            return  # a resumed run re-validating the step its checkpoint was taken at
+        entry: dict[str, Any] = {"epoch": trainer.current_epoch, "step": step}
         for key, value in sorted(trainer.callback_metrics.items()):
             entry[key] = float(value)
-        entry["lr"] = self._lr
+        entry["lr"] = lr
         entry["time"] = round(self.elapsed, 3)
         self.entries.append(entry)
         extras = getattr(pl_module, "record_extras", None)
@@ -79,12 +120,16 @@ class History(Checkpoint):
         self._start = time.perf_counter()
 
 
+def _first_lr(trainer: pl.Trainer) -> float | None:
+    return trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
+
+
 class EpochCommitted(Checkpoint):
-    """Publishes the history after the epoch's checkpoint is saved.
+    """Publishes the history after the row's checkpoint is saved.
 
     Lightning runs ``Checkpoint`` callbacks last, in the order given, so placing this one
     after :class:`AtomicLastCheckpoint` means the record is written only once ``last.ckpt``
-    holds the same epochs: a kill between the two leaves a record one epoch behind its
+    holds the same rows: a kill between the two leaves a record one row behind its
     checkpoint (harmless: the resume rewrites it), never ahead of it.
     """
 
@@ -92,19 +137,25 @@ class EpochCommitted(Checkpoint):
         self.history = history
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.history.publish(trainer)
+        if self.history.per == "epoch":
+            self.history.publish(trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.history.per == "step" and not trainer.sanity_checking:
+            self.history.publish(trainer)
 
 
 class AtomicLastCheckpoint(ModelCheckpoint):
-    """``last.ckpt`` after every epoch, written to a temporary file and renamed into place.
+    """``last.ckpt`` after every epoch (``per="epoch"``) or evaluation (``per="step"``),
+    written to a temporary file and renamed into place.
 
     A kill during the write leaves the previous checkpoint intact.
     """
 
-    def __init__(self, dirpath: Path) -> None:
+    def __init__(self, dirpath: Path, per: str = "epoch") -> None:
         super().__init__(
             dirpath=dirpath, filename="last", save_top_k=1, monitor=None,
-            every_n_epochs=1, save_on_train_epoch_end=True, enable_version_counter=False,
+            every_n_epochs=1, save_on_train_epoch_end=per == "epoch", enable_version_counter=False,
         )
 
     def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:

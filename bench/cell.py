@@ -22,19 +22,17 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from bench import environment
-from bench.callbacks import AtomicLastCheckpoint, EpochCommitted, History, OptimizerEpochHook
-from bench.distributed import (cluster_plugins, env_global_rank, per_device_batch_size, ranks_run_this_cell,
-                               shard_loader, shard_loaders)
+from bench.callbacks import AtomicLastCheckpoint, EpochCommitted, History, OptimizerEpochHook, StepBudget
+from bench.config import build, build_data, cell_id, finalize, identity, optimizer_node, strip_metadata, task_class
+from bench.distributed import cluster_plugins, env_global_rank, per_device_batch_size, ranks_run_this_cell
 from bench.lock import CellLock, describe_holder, wait_for_launch
 from bench.loggers import make_tracker
 from bench.preemption import Preemption, stop_exceptions
+from bench.record import FINISHED, SCHEMA_VERSION, RecordError, Status, read_record, read_status, write_record
 from bench.threads import configure_threads
-from bench.config import DATASET_METADATA_KEYS, build, cell_id, finalize, identity, strip_metadata
-from bench.record import FINISHED, SCHEMA_VERSION, RecordError, read_record, read_status, record_path, write_record
 from tasks import Diverged
 
 log = logging.getLogger("bench")
@@ -59,8 +57,16 @@ def _quiet_lightning() -> None:
 
 
 def optimizer_factory(cfg: DictConfig):
-    """``params -> Optimizer`` with the cell's learning rate bound."""
-    return build(cfg.optimizer, lr=float(cfg.lr))
+    """``(params, role="model") -> Optimizer`` with the cell's learning rate bound and each
+    role's own hyperparameters (``optimizer_roles``, see :func:`bench.config.finalize`)."""
+    makers = {role: build(optimizer_node(cfg, role), lr=float(cfg.lr)) for role in task_class(cfg).roles}
+
+    def factory(params: Any, role: str = "model") -> torch.optim.Optimizer:
+        if role not in makers:
+            raise ValueError(f"optimizer role {role!r} is not one of this task's roles: {', '.join(makers)}")
+        return makers[role](params)
+
+    return factory
 
 
 def scheduler_factory(cfg: DictConfig):
@@ -75,10 +81,10 @@ def scheduler_factory(cfg: DictConfig):
 
 
 def summarize(history: list[dict[str, Any]], metric: str, mode: str) -> tuple[dict, dict]:
-    """(final, best) entries: the last epoch, and the epoch with the best validation metric."""
+    """(final, best) entries: the last row, and the row with the best validation metric."""
     if not history:
         return {}, {}
-    final = {k: v for k, v in history[-1].items() if k not in ("epoch", "time")}
+    final = {k: v for k, v in history[-1].items() if k not in ("epoch", "step", "time")}
     key = f"val_{metric}"
     scored = [h for h in history if isinstance(h.get(key), float) and h[key] == h[key]]
     if not scored:
@@ -103,7 +109,7 @@ def write_metrics_csv(run_dir: Path, history: list[dict[str, Any]]) -> None:
 class CellRecord:
     """The record of one cell, rewritten atomically whenever it changes."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path, metric: str, mode: str) -> None:
+    def __init__(self, cfg: DictConfig, run_dir: Path, task: type) -> None:
         self.run_dir = run_dir
         self.csv = bool(cfg.logger.get("csv", cfg.logger.get("kind") == "csv"))
         self.enabled = env_global_rank() == 0  # only global rank 0 writes (multi-process cells)
@@ -111,10 +117,12 @@ class CellRecord:
             "schema_version": SCHEMA_VERSION,
             "experiment": cfg.experiment_name,
             "cell_id": run_dir.name,
-            "status": "running",
+            "status": str(Status.RUNNING),
             "identity": identity(cfg),
             "reproduces": OmegaConf.to_container(cfg.reproduces) if cfg.reproduces else None,
-            "metric": {"name": metric, "mode": mode},
+            "metric": task.metric.to_dict(),  # the selection metric: name, mode, unit, scale, label
+            "metrics": {name: m.to_dict() for name, m in task.metrics().items()},
+            "budget": budget(cfg),
             "config": OmegaConf.to_container(cfg, resolve=True),
             "history": [],
             "final": {},
@@ -134,6 +142,8 @@ class CellRecord:
             self.data["history"] = [dict(h) for h in history]
             final, best = summarize(history, self.data["metric"]["name"], self.data["metric"]["mode"])
             self.data.update(final=final, best=best, wall_time=history[-1]["time"] if history else 0.0)
+        if "status" in fields:
+            fields["status"] = str(Status(fields["status"]))  # a plain string in JSON, wandb and elsewhere
         self.data.update(fields)
         if not self.enabled:
             return
@@ -142,17 +152,23 @@ class CellRecord:
             write_metrics_csv(self.run_dir, self.data["history"])
 
 
-def run_cell(cfg: DictConfig) -> dict[str, Any]:
+def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run (or skip, or resume) the cell ``cfg`` describes and return its record.
 
-    One process trains a cell at a time (``bench.lock``): a cell another process holds is
-    skipped. A stop signal ends the cell cleanly and requeues it (``bench.preemption``).
+    ``planned`` is the cell's entry of the sweep's plan (:func:`bench.plan.planned_cell`):
+    its finalized config and run directory are used as they are. Without it the cell is
+    finalized and hashed here. One process trains a cell at a time (``bench.lock``): a cell
+    another process holds is skipped. A stop signal ends the cell cleanly and requeues it
+    (``bench.preemption``).
     """
     _quiet_lightning()
     configure_threads()
     _collect_previous_cell()
-    cfg = finalize(cfg)
-    run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
+    if planned is not None:
+        cfg, run_dir = OmegaConf.create(planned["config"]), Path(planned["run_dir"])
+    else:
+        cfg = finalize(cfg)
+        run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
     label = f"{cfg.optimizer.name} {cfg.model.name}/{cfg.dataset.name} lr={cfg.lr:g} seed={cfg.seed}"
     finished = _finished_record(run_dir, label)
     if finished is not None:
@@ -221,22 +237,21 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
     run_dir.mkdir(parents=True, exist_ok=True)
 
     smoke = bool(cfg.get("smoke", False))
-    module_cls = get_class(cfg.module._target_)
-    record = CellRecord(cfg, run_dir, getattr(module_cls, "metric", "acc"), getattr(module_cls, "metric_mode", "max"))
+    record = CellRecord(cfg, run_dir, task_class(cfg))
     tracker = None
 
     def on_epoch(entries: list[dict[str, Any]]) -> None:
-        record.update(history=entries, status="running", extras=history.extras)
+        record.update(history=entries, status=Status.RUNNING, extras=history.extras)
         if tracker is not None:
             tracker.log_epoch(entries[-1])
 
-    history = History(on_epoch=on_epoch)
+    history = History(on_epoch=on_epoch, per=budget(cfg)["per"])
     log.info("%s %s -> %s", "resume" if resume else "run   ", label, run_dir)
     tic = time.perf_counter()
     try:
         trainer, module, datamodule = _build(cfg, history, run_dir, smoke, preemption)
         record.enabled = trainer.is_global_zero
-        rank, world = trainer.global_rank, trainer.world_size
+        world = trainer.world_size
         record.update(device=environment.describe_device(trainer.strategy.root_device),
                       resumed_from=str(resume) if resume else None, world_size=world,
                       global_batch_size=cfg.dataset.get("batch_size"),
@@ -244,19 +259,11 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
         tracker = make_tracker(cfg, run_dir, record.data, trainer.is_global_zero)
         if tracker is not None:
             tracker.start()
-        datamodule.prepare_data()
-        datamodule.setup("fit")
-        val_loaders = [datamodule.val_dataloader()]
-        if cfg.eval_test_every_epoch:
-            val_loaders.append(datamodule.test_dataloader())
-        train_loader = shard_loader(datamodule.train_dataloader(), rank, world, train=True)
-        val_loaders = shard_loaders(val_loaders, rank, world, train=False)
         with ranks_run_this_cell(trainer, launch_id):
-            trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loaders,
-                        ckpt_path=str(resume) if resume else None)
-        final_status, error = "ok", None
+            trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+        final_status, error = Status.OK, None
     except stop_exceptions():
-        record.update(history=history.entries, status="running", extras=history.extras,
+        record.update(history=history.entries, status=Status.RUNNING, extras=history.extras,
                       preempted=preemption.describe(len(history.entries)))
         log.warning("preempted %s after %d epoch(s); last.ckpt kept for the resume", label, len(history.entries))
         if tracker is not None:
@@ -265,15 +272,35 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
             preemption.requeue_or_exit()
         return record.data
     except Diverged as exc:
-        final_status, error = "diverged", str(exc)
+        final_status, error = Status.DIVERGED, str(exc)
     except Exception as exc:  # noqa: BLE001 — a failed cell must never stop the sweep
-        final_status, error = "failed", "".join(traceback.format_exception(exc))
+        final_status, error = Status.FAILED, "".join(traceback.format_exception(exc))
         log.error("failed %s: %s", label, f"{type(exc).__name__}: {exc}".splitlines()[0])
     record.update(history=history.entries, status=final_status, error=error, finished_at=_now(), extras=history.extras)
     if tracker is not None:
         tracker.finish(record.data)
     log.info("%-6s %s: %s (%.1f s)", final_status, label, _headline(record.data), time.perf_counter() - tic)
     return record.data
+
+
+def budget(cfg: DictConfig) -> dict[str, Any]:
+    """The cell's budget: ``{"per": "epoch", "epochs": N, "eval_every": k}`` or
+    ``{"per": "step", "max_steps": N, "eval_every": k}`` (``max_steps`` set in the config)."""
+    eval_every = int(cfg.get("eval_every", 1))
+    if cfg.get("max_steps") is not None:
+        return {"per": "step", "max_steps": int(cfg.max_steps), "eval_every": eval_every}
+    return {"per": "epoch", "epochs": int(cfg.epochs), "eval_every": eval_every}
+
+
+def _budget_trainer_args(cfg: DictConfig, smoke: bool) -> tuple[dict[str, Any], list[pl.Callback]]:
+    plan = budget(cfg)
+    if plan["per"] == "epoch":
+        epochs = min(plan["epochs"], 2) if smoke else plan["epochs"]
+        return {"max_epochs": epochs, "check_val_every_n_epoch": plan["eval_every"]}, []
+    steps = min(plan["max_steps"], 2 * SMOKE_BATCHES) if smoke else plan["max_steps"]
+    every = min(plan["eval_every"], SMOKE_BATCHES) if smoke else plan["eval_every"]
+    return ({"max_epochs": -1, "max_steps": -1, "val_check_interval": every, "check_val_every_n_epoch": None},
+            [StepBudget(steps)])
 
 
 def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
@@ -288,13 +315,19 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
     runner_opts = {k: trainer_cfg.pop(k) for k in RUNNER_TRAINER_KEYS if k in trainer_cfg}
     if runner_opts.get("matmul_precision"):
         torch.set_float32_matmul_precision(runner_opts["matmul_precision"])
+    budget_args, budget_callbacks = _budget_trainer_args(cfg, smoke)
+    if cfg.get("probes"):
+        from bench.probes import build_probes
+
+        budget_callbacks += build_probes(list(cfg.probes))
     trainer = pl.Trainer(
         **trainer_cfg,
-        max_epochs=int(cfg.epochs) if not smoke else min(int(cfg.epochs), 2),
-        limit_train_batches=SMOKE_BATCHES if smoke else None,
+        **budget_args,
+        limit_train_batches=SMOKE_BATCHES if smoke and history.per == "epoch" else None,
         limit_val_batches=SMOKE_BATCHES if smoke else None,
         gradient_clip_val=cfg.grad_clip,
-        callbacks=[OptimizerEpochHook(), preemption, history, AtomicLastCheckpoint(run_dir), EpochCommitted(history)],
+        callbacks=[OptimizerEpochHook(), *budget_callbacks, preemption, history,
+                   AtomicLastCheckpoint(run_dir, per=history.per), EpochCommitted(history)],
         plugins=cluster_plugins(),
         logger=False,
         enable_progress_bar=sys.stderr.isatty(),
@@ -305,7 +338,8 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
     data_kw: dict[str, Any] = {"smoke": True} if smoke else {}
     if trainer.world_size > 1 and cfg.dataset.get("batch_size") is not None:
         data_kw["batch_size"] = per_device_batch_size(int(cfg.dataset.batch_size), trainer.world_size)
-    datamodule = build(cfg.dataset, DATASET_METADATA_KEYS, **data_kw)
+    datamodule = build_data(cfg, **data_kw)
+    datamodule.eval_test_every_epoch = bool(cfg.eval_test_every_epoch)
     model = build(cfg.model)
     if runner_opts.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)

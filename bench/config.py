@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from functools import lru_cache
 from typing import Any
 
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 # Keys of a config node that describe it to the harness and are not constructor kwargs.
 METADATA_KEYS = ("name", "lr_grid", "interval")
@@ -74,64 +75,163 @@ def validate(cfg: DictConfig) -> None:
     batch = cfg.dataset.get("batch_size")
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise ConfigError(f"dataset.batch_size={batch!r} is invalid: must be an integer >= 1")
+    max_steps = cfg.get("max_steps")
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
+        raise ConfigError(f"max_steps={max_steps!r} is invalid: must be null (an epoch budget) or an integer >= 1")
+    eval_every = cfg.get("eval_every", 1)
+    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1:
+        raise ConfigError(f"eval_every={eval_every!r} is invalid: must be an integer >= 1 "
+                          f"({'steps' if max_steps else 'epochs'} between evaluations)")
     if cfg.grad_clip is not None and not (isinstance(cfg.grad_clip, (int, float)) and cfg.grad_clip > 0):
         raise ConfigError(f"grad_clip={cfg.grad_clip!r} is invalid: must be null or a number > 0")
     wd = cfg.get("weight_decay")
     if wd is not None and (isinstance(wd, bool) or not isinstance(wd, (int, float)) or not math.isfinite(wd) or wd < 0):
         raise ConfigError(f"weight_decay={wd!r} is invalid: must be null or a finite number >= 0")
+    probes = cfg.get("probes") or []
+    if probes:
+        _check_probes(list(probes))
     for name, extra in (cfg.optimizer_overrides or {}).items():
         if "lr" in extra:
             raise ConfigError(f"optimizer_overrides.{name}.lr is not allowed: set learning rates with lr_grids.{name}")
 
 
+@lru_cache(maxsize=None)
+def _task_class(target: str) -> type:
+    from tasks.base import check_task
+
+    return check_task(get_class(target))
+
+
+@lru_cache(maxsize=None)
+def _data_class(target: str) -> type:
+    from tasks.base import check_data
+
+    return check_data(get_class(target))
+
+
+def task_class(cfg: DictConfig) -> type:
+    """The cell's :class:`tasks.base.Task` class, held to the contract (``ConfigError`` if not)."""
+    return _contract_checked(_task_class, cfg.module._target_, "module")
+
+
+def data_class(cfg: DictConfig) -> type:
+    """The cell's :class:`tasks.base.TaskData` class, held to the contract (``ConfigError`` if not)."""
+    return _contract_checked(_data_class, cfg.dataset._target_, f"dataset={cfg.dataset.get('name', '?')}")
+
+
+def _contract_checked(load: Any, target: str, key: str) -> type:
+    from tasks.base import ContractError
+
+    try:
+        return load(target)
+    except ContractError as exc:
+        raise ConfigError(str(exc)) from None
+    except (ImportError, AttributeError, ValueError) as exc:  # hydra's get_class wraps import errors
+        raise ConfigError(f"{key}: cannot import {target} ({' '.join(str(exc).split())[:200]})") from None
+
+
+def _check_probes(names: list[str]) -> None:
+    try:
+        from bench.probes import PROBES
+    except ImportError:
+        raise ConfigError(f"probes={names}: this optbench has no probes (bench/probes is missing)") from None
+    for name in names:
+        if name not in PROBES:
+            raise ConfigError(f"probes: unknown probe {name!r}; choose from: {', '.join(sorted(PROBES))}")
+
+
 def finalize(cfg: DictConfig) -> DictConfig:
     """The cell's effective config: the top-level ``weight_decay`` (when set), then the
-    per-optimizer overrides, merged into ``optimizer``. The identity hash sees the result."""
+    per-optimizer overrides, merged into ``optimizer``; for a task with several optimizer
+    roles, ``optimizer_roles.<role>`` = that merged config plus the overrides given under
+    ``optimizer_overrides.<optimizer>.<role>``. The identity hash sees the result."""
     cfg = cfg.copy()
     name = cfg.optimizer.name
+    roles = task_class(cfg).roles
     if cfg.get("weight_decay") is not None:
         if "weight_decay" not in cfg.optimizer:
             raise ConfigError(f"weight_decay: optimizer/{name} has no weight_decay argument (set weight_decay=null)")
         cfg.optimizer.weight_decay = float(cfg.weight_decay)
-    extra = (cfg.get("optimizer_overrides") or {}).get(name)
+    extra = dict((cfg.get("optimizer_overrides") or {}).get(name) or {})
+    per_role = {role: extra.pop(role) for role in roles if len(roles) > 1 and role in extra}
+    _check_override_keys(cfg, name, extra)
     if extra:
-        unknown = sorted(set(extra) - set(cfg.optimizer))
-        if unknown:
-            allowed = ", ".join(k for k in cfg.optimizer if k not in (*METADATA_KEYS, "_target_", "_partial_"))
-            raise ConfigError(f"optimizer_overrides.{name}.{unknown[0]}: not an argument of optimizer/{name} (known: {allowed})")
         cfg.optimizer = OmegaConf.merge(cfg.optimizer, extra)
+    if len(roles) > 1:
+        nodes = {}
+        for role in roles:
+            role_extra = dict(per_role.get(role) or {})
+            if "lr" in role_extra:
+                raise ConfigError(f"optimizer_overrides.{name}.{role}.lr is not allowed: every role trains at the cell's lr")
+            _check_override_keys(cfg, f"{name}.{role}", role_extra)
+            node = OmegaConf.to_container(OmegaConf.merge(cfg.optimizer, role_extra), resolve=True)
+            node.pop("lr_grid", None)
+            nodes[role] = node
+        with open_dict(cfg):
+            cfg.optimizer_roles = nodes
     return cfg
 
 
+def _check_override_keys(cfg: DictConfig, where: str, extra: dict[str, Any]) -> None:
+    unknown = sorted(set(extra) - set(cfg.optimizer))
+    if unknown:
+        allowed = ", ".join(k for k in cfg.optimizer if k not in (*METADATA_KEYS, "_target_", "_partial_"))
+        roles = task_class(cfg).roles
+        hint = f"; roles: {', '.join(roles)}" if len(roles) > 1 else ""
+        raise ConfigError(f"optimizer_overrides.{where}.{unknown[0]}: not an argument of optimizer/{cfg.optimizer.name} "
+                          f"(known: {allowed}{hint})")
+
+
+def optimizer_node(cfg: DictConfig, role: str = "model") -> DictConfig:
+    """The optimizer config that builds ``role``'s optimizer in a finalized cell."""
+    roles = cfg.get("optimizer_roles")
+    if roles is None:
+        if role != "model":
+            raise ValueError(f"optimizer role {role!r} is not a role of this task (it has one optimizer, role 'model')")
+        return cfg.optimizer
+    if role not in roles:
+        raise ValueError(f"optimizer role {role!r} is not a role of this task; roles: {', '.join(roles)}")
+    return roles[role]
+
+
 def check_optimizer(cfg: DictConfig) -> None:
-    """Construct the cell's optimizer on a dummy parameter so bad hyperparameters fail early."""
+    """Construct each of the cell's optimizers on a dummy parameter so bad hyperparameters fail early."""
     import torch
 
-    name = cfg.optimizer.name
-    try:
-        build(cfg.optimizer, lr=float(cfg.lr))([torch.zeros(1, requires_grad=True)])
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"optimizer/{name}: {' '.join(str(exc).split())}") from None
-    except Exception as exc:  # hydra's InstantiationException wraps the constructor's error
-        cause = exc.__cause__ or exc
-        raise ConfigError(f"optimizer/{name}: {' '.join(str(cause).split())}") from None
+    for role in task_class(cfg).roles:
+        where = f"optimizer/{cfg.optimizer.name}" + (f" ({role})" if cfg.get("optimizer_roles") else "")
+        try:
+            build(optimizer_node(cfg, role), lr=float(cfg.lr))([torch.zeros(1, requires_grad=True)])
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{where}: {' '.join(str(exc).split())}") from None
+        except Exception as exc:  # hydra's InstantiationException wraps the constructor's error
+            cause = exc.__cause__ or exc
+            raise ConfigError(f"{where}: {' '.join(str(cause).split())}") from None
+
+
+def build_data(cfg: DictConfig, **kwargs: Any) -> Any:
+    """The cell's data object, passing only the keyword arguments its constructor takes."""
+    from tasks.base import accepted_kwargs
+
+    return build(cfg.dataset, DATASET_METADATA_KEYS, **accepted_kwargs(data_class(cfg), kwargs))
 
 
 def model_fits(cfg: DictConfig) -> str | None:
-    """Why the cell's model cannot take its dataset's inputs, or ``None`` when it can.
+    """Why the cell's model cannot take its dataset's batches, or ``None`` when it can.
 
-    Builds the model on the meta device and passes it a dummy batch of the dataset's
-    ``input_shape``: no memory and no arithmetic, so even an ImageNet ResNet-50 costs a few
-    milliseconds. Datasets without ``input_shape`` (toy functions) only build the model.
+    Builds the model on the meta device and runs the task's ``fit_check`` on the data
+    object's ``example_batch()`` (real shapes and dtypes: token indices for a language model,
+    noise and labels for a GAN): no memory and no arithmetic, so even an ImageNet ResNet-50
+    costs a few milliseconds.
     """
     import torch
 
-    shape = cfg.dataset.get("input_shape")
+    task = task_class(cfg)
     try:
+        data = build_data(cfg)
         with torch.device("meta"):
             model = build(cfg.model)
-            if shape is not None:
-                model.eval()(torch.empty(2, *shape))
+            task.fit_check(model, data.example_batch())
     except Exception as exc:  # noqa: BLE001 - any failure means "does not fit"; hydra wraps the cause
         cause = exc.__cause__ or exc
         return " ".join(f"{type(cause).__name__}: {cause}".split())[:200]

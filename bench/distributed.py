@@ -6,11 +6,9 @@ must divide it); DDP averages the gradients, so one step sees the same samples, 
 gradient and the same learning rate as one step on one device. The record keeps
 ``global_batch_size``, ``per_device_batch_size`` and ``world_size``.
 
-**Sharding.** The runner hands its loaders to ``trainer.fit``; Lightning only shards
-``torch.utils.data.DataLoader`` s (it injects a ``DistributedSampler``). ``TensorLoader`` s are
-sharded here: training splits every global batch across ranks (each epoch padded by wrapping
-to a multiple of ``W``, like ``DistributedSampler``), evaluation gives every sample to exactly
-one rank (no padding, so the metrics summed across ranks count each sample once).
+**Sharding** is the data object's business (``tasks.base.TaskData.rank_and_world``): Lightning
+injects a ``DistributedSampler`` into ``torch.utils.data.DataLoader`` s, and the tensor loaders
+take their rank and world size when the data module builds them.
 
 **Launch.** With Lightning's subprocess launcher (``strategy=ddp`` without a cluster that
 starts the processes), ranks 1.. re-run the command line of rank 0. Inside a sweep that line
@@ -26,13 +24,12 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bench.config import ConfigError
-from tasks.tensor_loader import TensorLoader
 
 log = logging.getLogger("bench")
 
@@ -62,18 +59,6 @@ def per_device_batch_size(global_batch: int, world_size: int) -> int:
             f"{world_size} data-parallel processes (trainer.devices x trainer.num_nodes)"
         )
     return global_batch // world_size
-
-
-def shard_loader(loader: Any, rank: int, world_size: int, *, train: bool) -> Any:
-    """Give ``loader`` this rank's shard when it is a ``TensorLoader``; other loaders unchanged."""
-    if world_size > 1 and isinstance(loader, TensorLoader):
-        loader.rank, loader.world_size = rank, world_size
-        loader.pad = train
-    return loader
-
-
-def shard_loaders(loaders: Iterable[Any], rank: int, world_size: int, *, train: bool) -> list[Any]:
-    return [shard_loader(loader, rank, world_size, train=train) for loader in loaders]
 
 
 def cluster_plugins() -> list[Any]:

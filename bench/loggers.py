@@ -21,6 +21,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from bench.record import Status
+
 log = logging.getLogger("bench")
 
 SUMMARY_KEYS = ("status", "final", "best", "wall_time", "device", "error", "global_batch_size", "world_size")
@@ -91,7 +93,7 @@ class WandbRun:
             return
         summary = {k: record.get(k) for k in SUMMARY_KEYS if k in record}
         self.run.summary.update(_flat(summary))
-        self.run.finish(exit_code=0 if record.get("status") in ("ok", "diverged", "running") else 1)
+        self.run.finish(exit_code=0 if record.get("status") != Status.FAILED else 1)
         self.run = None
 
 

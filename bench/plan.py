@@ -6,8 +6,11 @@ and what is allowed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -17,7 +20,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from bench.config import ConfigError, cell_id, check_optimizer, finalize, model_fits
+from bench.config import ConfigError, cell_id, check_optimizer, data_class, finalize, model_fits
 from bench.sweep import override_key, plan
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -34,19 +37,70 @@ class Planned:
     run_dirs: list[Path] = field(default_factory=list)
     configs: list[DictConfig] = field(default_factory=list)  # each cell's finalized config
 
+    def entries(self) -> list[dict[str, Any]]:
+        """The plan as data: per cell its overrides, run directory and finalized config."""
+        return [{"overrides": list(ovr), "run_dir": str(run_dir), "config": OmegaConf.to_container(cfg, resolve=True)}
+                for ovr, run_dir, cfg in zip(self.cells, self.run_dirs, self.configs)]
 
-def group_options(group: str) -> list[str]:
-    """Names of the configs in ``conf/<group>/``."""
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    def write(self) -> Path:
+        """Save the plan where every job of the sweep can read it (``<runs>/_plans/<hash>.json``).
+
+        The launcher's jobs (in this process, in local subprocesses or on SLURM nodes that
+        share the runs directory) take their cell's finalized config and directory from it
+        instead of finalizing and hashing it again. The name is the content's hash, so a
+        relaunch or a DDP rank re-planning the same cells writes the same file.
+        """
+        from bench.record import atomic_write_text
+
+        text = json.dumps({"version": 1, "cells": self.entries()}, sort_keys=True)
+        runs = Path(self.configs[0].paths.runs)
+        path = runs / PLANS_DIR / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+        if not path.exists():
+            atomic_write_text(path, text)
+        return path
 
 
-def _check_group_choices(overrides: list[str]) -> None:
+PLANS_DIR = "_plans"
+
+
+def planned_cell(plan_file: str | Path, overrides: list[str]) -> dict[str, Any] | None:
+    """The plan's entry for the job with ``overrides``, or ``None`` when the plan has none."""
+    try:
+        cells = json.loads(Path(plan_file).read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    for entry in cells:
+        if entry["overrides"] == list(overrides):
+            return entry
+    return None
+
+
+def group_options(group: str, extra_dirs: tuple[Path, ...] = ()) -> list[str]:
+    """Names of the configs in ``conf/<group>/`` and in the same group of ``extra_dirs``."""
+    return sorted({p.stem for d in (CONF_DIR, *extra_dirs) for p in (d / group).glob("*.yaml")})
+
+
+def search_dirs(overrides: list[str]) -> tuple[Path, ...]:
+    """Config directories a ``hydra.searchpath=[file://DIR,...]`` override adds to ``conf/``.
+
+    That is how a workload kept outside this repository brings its configs (``module/``,
+    ``model/``, ``dataset/``, ``experiment/``) to ``python -m bench``.
+    """
+    dirs: list[Path] = []
+    for ov in OverridesParser.create().parse_overrides([o for o in overrides if override_key(o) == "hydra.searchpath"]):
+        for item in ov.value():
+            if str(item).startswith("file://"):
+                dirs.append(Path(str(item)[len("file://"):]))
+    return tuple(dirs)
+
+
+def _check_group_choices(overrides: list[str], extra_dirs: tuple[Path, ...] = ()) -> None:
     parser = OverridesParser.create()
     for ov in parser.parse_overrides(overrides):
         key = ov.key_or_group
-        if "/" in key or ov.package is not None or not (CONF_DIR / key).is_dir():
+        if "/" in key or ov.package is not None or not any((d / key).is_dir() for d in (CONF_DIR, *extra_dirs)):
             continue
-        allowed = group_options(key)
+        allowed = group_options(key, extra_dirs)
         values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
         for value in values:
             if value not in allowed and value != "null":
@@ -66,17 +120,21 @@ def _one_line(exc: Exception) -> str:
     return " ".join(text.split())[:300]
 
 
-def _check_model_fits(cfg: DictConfig) -> None:
+def _check_model_fits(cfg: DictConfig, extra_dirs: tuple[Path, ...] = ()) -> None:
     """Raise ``PlanError`` when the model cannot take the dataset's inputs, naming the datasets it can."""
     why = model_fits(cfg)
     if why is None:
         return
     fits = []
-    for name in group_options("dataset"):
+    for name in group_options("dataset", extra_dirs):
         other = cfg.copy()
-        other.dataset = OmegaConf.load(CONF_DIR / "dataset" / f"{name}.yaml")
-        if name != cfg.dataset.name and model_fits(other) is None:
-            fits.append(name)
+        other.dataset = OmegaConf.load(next(d / "dataset" / f"{name}.yaml" for d in (CONF_DIR, *extra_dirs)
+                                            if (d / "dataset" / f"{name}.yaml").exists()))
+        try:
+            if name != cfg.dataset.name and model_fits(other) is None:
+                fits.append(name)
+        except ConfigError:  # a data set of another task family
+            continue
     shape = cfg.dataset.get("input_shape")
     raise PlanError(
         f"model={cfg.model.name} does not fit dataset={cfg.dataset.name}"
@@ -94,13 +152,15 @@ def plan_cells(overrides: list[str]) -> Planned:
         parsed = parser.parse_overrides(task_overrides)
     except HydraException as exc:
         raise PlanError(_one_line(exc)) from None
-    _check_group_choices(task_overrides)
+    extra_dirs = search_dirs(overrides)
+    searchpath = [o for o in overrides if override_key(o) == "hydra.searchpath"]
+    _check_group_choices(task_overrides, extra_dirs)
     jobs = BasicSweeper.split_arguments(parsed, None)[0]
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             def _compose(ovr: list[str]) -> DictConfig:
-                return compose(config_name="config", overrides=ovr)
+                return compose(config_name="config", overrides=[*ovr, *searchpath])
 
             cells = plan(jobs, _compose)
     except ConfigError as exc:
@@ -115,17 +175,18 @@ def plan_cells(overrides: list[str]) -> Planned:
     fitted: set[str] = set()  # model x dataset pairs tried once
     for ovr, cfg in cells:
         try:
-            cfg = finalize(cfg)
-            key = repr(sorted(cfg.optimizer.items())) + repr(cfg.lr)
+            cfg = finalize(cfg)  # also holds the task class to the contract (tasks.base.check_task)
+            key = repr(OmegaConf.to_container(cfg.optimizer)) + repr(cfg.get("optimizer_roles")) + repr(cfg.lr)
             if key not in checked:
                 check_optimizer(cfg)
                 checked.add(key)
+            key = repr(OmegaConf.to_container(cfg.model)) + repr(OmegaConf.to_container(cfg.dataset))
+            if key not in fitted:  # before cell_id: a model missing a dataset key must not escape as a traceback
+                data_class(cfg)
+                _check_model_fits(cfg, extra_dirs)
+                fitted.add(key)
         except ConfigError as exc:
             raise PlanError(str(exc)) from None
-        key = repr(OmegaConf.to_container(cfg.model)) + repr(OmegaConf.to_container(cfg.dataset))
-        if key not in fitted:  # before cell_id: a model missing a dataset key must not escape as a traceback
-            _check_model_fits(cfg)
-            fitted.add(key)
         planned.cells.append(ovr)
         planned.run_dirs.append(Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg))
         planned.configs.append(cfg)

@@ -12,13 +12,25 @@ import logging
 import math
 import os
 import tempfile
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
-STATUSES = ("ok", "diverged", "failed", "running")
-FINISHED = ("ok", "diverged")  # outcomes a relaunch skips
+
+
+class Status(StrEnum):
+    """A cell's status as its record states it (compares equal to the plain string)."""
+
+    OK = "ok"  # trained its whole budget
+    DIVERGED = "diverged"  # the loss became non-finite; history up to there kept
+    FAILED = "failed"  # an exception; traceback kept
+    RUNNING = "running"  # in progress, killed or preempted: resumable
+
+
+STATUSES = tuple(Status)
+FINISHED = (Status.OK, Status.DIVERGED)  # outcomes a relaunch skips
 
 log = logging.getLogger("bench")
 

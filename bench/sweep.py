@@ -73,7 +73,3 @@ def expand(jobs: Sequence[Sequence[str]], compose: Compose) -> list[list[str]]:
     """Cells (override lists) of every job; duplicates removed, order kept."""
     return [cell for cell, _ in plan(jobs, compose)]
 
-
-# Cells ``python -m bench`` already expanded and validated, keyed by the task overrides
-# Hydra hands to the sweeper, so the sweeper does not compose them all a second time.
-PLANNED: dict[tuple[str, ...], list[list[str]]] = {}

@@ -11,19 +11,21 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from results.layouts import to_unit
-from results.load import load_history
+from results.load import load_history, metric_info
 from results.select import chosen_records, select_best_lr
 from results.style import axis_label, colors, display_unit, log_scale_ok, plt, save, slug
+from results.units import to_unit
 
 
-def _panels(history: pd.DataFrame, metric: str) -> list[tuple[str, str]]:
-    """(history key, split label) of each panel after the train-loss one."""
+def _panels(history: pd.DataFrame, metric: str, reported: list[str]) -> list[tuple[str, str]]:
+    """(history key, split label) of each panel after the train-loss one: the selection
+    metric, then any other metric the task reports (top-5 accuracy) that was logged."""
     logged = f"test_{metric}" in history and history[f"test_{metric}"].notna().any()
     key = f"test_{metric}" if logged else f"val_{metric}"
     panels = [(key, key.split("_", 1)[0])]
-    if metric == "acc" and "test_acc5" in history and history["test_acc5"].notna().any():
-        panels.append(("test_acc5", "test"))
+    for other in reported:
+        if other != metric and f"test_{other}" in history and history[f"test_{other}"].notna().any():
+            panels.append((f"test_{other}", "test"))
     return panels
 
 
@@ -49,8 +51,10 @@ def curves_figure(records: pd.DataFrame):
     selection = select_best_lr(records)
     history = load_history(chosen_records(records, selection))
     metric, paper = records["metric"].iloc[0], records["paper"].iloc[0]
-    unit = display_unit(metric, paper)
-    panels = _panels(history, metric) if len(history) else [(f"test_{metric}", "test")]
+    info = metric_info(records, metric)
+    unit = display_unit(info, paper)
+    reported = sorted({name for infos in records["metrics_info"] for name in infos})
+    panels = _panels(history, metric, reported) if len(history) else [(f"test_{metric}", "test")]
     fig, axes = plt.subplots(1, 1 + len(panels), figsize=(5.0 * (1 + len(panels)) + 1.8, 4.0), layout="constrained")
     palette = colors(list(selection["optimizer"]))
     for sel in selection.itertuples():
@@ -63,13 +67,15 @@ def curves_figure(records: pd.DataFrame):
             _band(axes[0], runs, "train_loss", color, f"{sel.optimizer} (lr={sel.lr:g})", float)
         for ax, (key, _) in zip(axes[1:], panels):
             if key in runs:
-                m = key.split("_", 1)[1]
-                _band(ax, runs, key, color, None, lambda v, m=m: to_unit(v, m, unit) if unit else v)
+                m = metric_info(records, key.split("_", 1)[1])
+                panel_unit = display_unit(m, paper)
+                _band(ax, runs, key, color, None, lambda v, m=m, u=panel_unit: to_unit(v, m, u))
     if "train_loss" in history and log_scale_ok(list(history["train_loss"])):
         axes[0].set_yscale("log")
     axes[0].set(xlabel="epoch", ylabel="train loss", title="train loss")
     for ax, (key, split) in zip(axes[1:], panels):
-        label = axis_label(split, key.split("_", 1)[1], unit)
+        name = key.split("_", 1)[1]
+        label = axis_label(split, name, display_unit(metric_info(records, name), paper))
         ax.set(xlabel="epoch", ylabel=label, title=label)
     for ax in axes:
         ax.grid(alpha=0.3)

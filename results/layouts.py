@@ -186,21 +186,3 @@ def get_layout(paper: str | None, table: str | None) -> Layout | None:
     if paper is None or table is None:
         return None
     return LAYOUTS.get((str(paper), str(table)))
-
-
-def to_unit(value: float, metric: str, unit: str) -> float:
-    """A record value in the printed unit: fractions to percent (or error percent) for accuracies."""
-    if metric.startswith("acc"):
-        if unit == "%":
-            return 100.0 * value
-        if unit == "error%":
-            return 100.0 * (1.0 - value)
-        raise ValueError(f"accuracy metric {metric!r} cannot be printed in unit {unit!r}")
-    if unit in ("%", "error%"):
-        raise ValueError(f"metric {metric!r} is not a fraction; it cannot be printed in unit {unit!r}")
-    return value
-
-
-def std_to_unit(std: float, metric: str, unit: str) -> float:
-    """A spread in the printed unit (scale only: error% and % have the same spread)."""
-    return 100.0 * std if metric.startswith("acc") and unit in ("%", "error%") else std

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from bench.record import RECORD_FILE, SCHEMA_VERSION, restore_nonfinite
+from results.units import LEGACY, describe
 
 IDENTITY = ("optimizer", "model", "dataset", "lr", "seed")
 GROUP = ["experiment", "optimizer", "model", "dataset"]  # one table cell; lr and seed vary inside
@@ -120,6 +121,8 @@ def _row(record: dict[str, Any], path: Path) -> dict[str, Any]:
         "table": None if reproduces.get("table") is None else str(reproduces["table"]),
         "metric": metric["name"],
         "mode": metric["mode"],
+        "metric_info": describe(record),
+        "metrics_info": {name: describe(record, name) for name in {metric["name"], *(record.get("metrics") or {})}},
         "sel_val": _finite(best.get(f"val_{metric['name']}")),
         "epochs": len(history),
         "best_epoch": best.get("epoch"),
@@ -177,6 +180,14 @@ def load_records(runs_dir: Path | str, experiment: str | None = None) -> pd.Data
     frame = _drop_superseded(_label_variants(pd.DataFrame(rows)))
     return frame.sort_values(["experiment", "optimizer", "model", "dataset", "lr", "seed"],
                              kind="stable").reset_index(drop=True)
+
+
+def metric_info(records: pd.DataFrame, name: str) -> dict[str, Any]:
+    """How metric ``name`` prints in these records (from the first record that describes it)."""
+    for infos in records.get("metrics_info", pd.Series(dtype=object)):
+        if isinstance(infos, dict) and name in infos:
+            return infos[name]
+    return dict(LEGACY.get(name) or {"name": name, "mode": "max", "unit": "", "scale": 1.0, "label": name})
 
 
 def load_history(records: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ def plot_trajectories_if_any(records: pd.DataFrame, runs_dir: Path, out_dir: Pat
     """Toy-function trajectory plots when the experiment's records carry trajectories."""
     if not records["has_trajectory"].any():
         return []
-    from results.trajectories import plot_trajectories  # draws contours with torch: import only when needed
+    from results.trajectories import plot_trajectories
 
     return plot_trajectories(runs_dir, records["experiment"].iloc[0], out_dir)
 

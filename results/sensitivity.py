@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from results.layouts import std_to_unit, to_unit
-from results.load import GROUP
+from results.load import GROUP, metric_info
 from results.select import lr_summary, select_best_lr
 from results.style import axis_label, colors, display_unit, plt, save, slug
+from results.units import std_to_unit, to_unit
 
 UNUSABLE_LABEL = "x: diverged / failed / running"
 
@@ -41,7 +41,8 @@ def sensitivity_figure(records: pd.DataFrame, frame: pd.DataFrame | None = None)
     selection = select_best_lr(records)
     experiment, model, dataset = (records[c].iloc[0] for c in ("experiment", "model", "dataset"))
     metric, paper = records["metric"].iloc[0], records["paper"].iloc[0]
-    unit = display_unit(metric, paper)
+    info = metric_info(records, metric)
+    unit = display_unit(info, paper)
     palette = colors(list(frame["optimizer"].unique()))
     fig, ax = plt.subplots(figsize=(7.6, 4.4), layout="constrained")
     bad_label_done = False
@@ -49,8 +50,8 @@ def sensitivity_figure(records: pd.DataFrame, frame: pd.DataFrame | None = None)
         runs = runs.sort_values("lr")
         color = palette[opt]
         ok = runs[runs["lr_status"] == "ok"]
-        y = [to_unit(v, metric, unit) if unit else v for v in ok["final_val_mean"]]
-        err = [std_to_unit(v, metric, unit) if math.isfinite(v) else 0.0 for v in ok["final_val_std"]]
+        y = [to_unit(v, info, unit) for v in ok["final_val_mean"]]
+        err = [std_to_unit(v, info, unit) if math.isfinite(v) else 0.0 for v in ok["final_val_std"]]
         ax.errorbar(ok["lr"], y, yerr=err if any(err) else None, color=color, marker="o", markersize=4,
                     linewidth=1.4, capsize=3, label=opt)
         bad = runs[runs["lr_status"] != "ok"]
@@ -64,7 +65,7 @@ def sensitivity_figure(records: pd.DataFrame, frame: pd.DataFrame | None = None)
         for lr in chosen["lr"]:
             pick = ok[ok["lr"] == lr]["final_val_mean"]
             if len(pick) and math.isfinite(pick.iloc[0]):
-                value = to_unit(pick.iloc[0], metric, unit) if unit else pick.iloc[0]
+                value = to_unit(pick.iloc[0], info, unit)
                 ax.scatter([lr], [value], s=160, facecolors="none", edgecolors=color, linewidths=1.5)
     ax.set_xscale("log")
     ax.set_xlim(frame["lr"].min() / 2, frame["lr"].max() * 2)  # every lr tried, usable or not

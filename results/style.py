@@ -12,9 +12,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from results.layouts import FIGURE_STYLE  # noqa: E402
+from results.units import is_fraction, printed_unit  # noqa: E402
 
 METRIC_NAMES = {"acc": "accuracy", "acc5": "top-5 accuracy", "ppl": "perplexity", "fid": "FID", "bleu": "BLEU",
-                "dist": "distance to optimum"}
+                "iou": "IoU", "dist": "distance to optimum"}
 
 
 def colors(optimizers: list[str]) -> dict[str, tuple]:
@@ -23,10 +24,11 @@ def colors(optimizers: list[str]) -> dict[str, tuple]:
     return {name: cmap(i % cmap.N) for i, name in enumerate(sorted(optimizers))}
 
 
-def display_unit(metric: str, paper: str | None) -> str:
-    """How a metric is drawn: accuracies as % (or error % where the paper plots error)."""
-    if not metric.startswith("acc"):
-        return ""
+def display_unit(info: dict, paper: str | None) -> str:
+    """How a metric (its record description) is drawn: fractions as % (or error % where the
+    paper plots error), other metrics in their own unit."""
+    if not is_fraction(info):
+        return printed_unit(info)
     return FIGURE_STYLE.get(paper or "", {}).get("test", "%")
 
 
@@ -35,7 +37,7 @@ def axis_label(split: str, metric: str, unit: str) -> str:
     if unit == "error%":
         name = name.replace("accuracy", "error")
         return f"{split} {name} (%)"
-    return f"{split} {name}" + (" (%)" if unit == "%" else "")
+    return f"{split} {name}" + (f" ({unit})" if unit and unit.lower() not in name.lower() else "")
 
 
 def log_scale_ok(values) -> bool:

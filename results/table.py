@@ -14,9 +14,11 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from results.layouts import COORDINATES, Layout, get_layout, std_to_unit, to_unit
+from results.layouts import COORDINATES, Layout, get_layout
+from results.load import metric_info
 from results.published import published_table
 from results.select import AT_CHOICES, aggregate, select_best_lr
+from results.units import printed_unit, std_to_unit, to_unit
 
 MISSING = "—"
 
@@ -26,8 +28,9 @@ class Table(NamedTuple):
     frame: pd.DataFrame  # long format, one row per cell (written as CSV)
 
 
-def _unit_for(metric: str) -> str:
-    return "%" if metric.startswith("acc") else ""
+def _unit_text(metric: str, unit: str) -> str:
+    """`` (%)`` after a column name; nothing where the unit is the metric's own name (ppl, FID)."""
+    return f" ({unit})" if unit and unit.lower() != metric.lower() else ""
 
 
 def _fmt(value: float, unit: str, std: float = math.nan) -> str:
@@ -51,7 +54,7 @@ def _markdown(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _ours(stats: pd.DataFrame, coords: dict[str, str], unit: str) -> dict:
+def _ours(stats: pd.DataFrame, coords: dict[str, str], unit: str, info: dict) -> dict:
     """Our number for one cell in the printed unit, or the reason there is none."""
     hit = stats[(stats["optimizer"] == coords["optimizer"]) & (stats["model"] == coords["model"])
                 & (stats["dataset"] == coords["dataset"])]
@@ -64,8 +67,8 @@ def _ours(stats: pd.DataFrame, coords: dict[str, str], unit: str) -> dict:
         return {**base, "ours": math.nan, "ours_std": math.nan, "text": row["status"]}
     if not math.isfinite(row["mean"]):
         return {**base, "status": "not logged", "ours": math.nan, "ours_std": math.nan, "text": "not logged"}
-    value = to_unit(row["mean"], coords["metric"], unit)
-    std = std_to_unit(row["std"], coords["metric"], unit)
+    value = to_unit(row["mean"], info, unit)
+    std = std_to_unit(row["std"], info, unit)
     return {**base, "ours": value, "ours_std": std, "text": _fmt(value, unit, std)}
 
 
@@ -94,7 +97,7 @@ def paper_table(records: pd.DataFrame, layout: Layout, at: str = "paper") -> Tab
         cells, lr_cells = [], []
         for col in layout.cols:
             coords = layout.cell(row, col)
-            ours = _ours(stats[coords["metric"]], coords, layout.unit)
+            ours = _ours(stats[coords["metric"]], coords, layout.unit, metric_info(records, coords["metric"]))
             pub = published.loc[(row.label, col.label)]
             delta = ours["ours"] - pub["value"]
             pub_text = _fmt(pub["value"], layout.unit, pub["std"])
@@ -138,14 +141,15 @@ def generic_table(records: pd.DataFrame, at: str = "final", heading: bool = True
     """Rows model / dataset, columns optimizer; cells best-LR test mean ± std and the lr."""
     at = _resolve_at(at, None)
     metric = records["metric"].iloc[0]
-    unit = _unit_for(metric)
+    info = metric_info(records, metric)
+    unit = printed_unit(info)
     stats = aggregate(records, f"test_{metric}", at)
     optimizers = sorted(stats["optimizer"].unique())
     grid, long_rows = [], []
     for (model, dataset), _ in stats.groupby(["model", "dataset"], sort=True):
         cells = []
         for opt in optimizers:
-            ours = _ours(stats, {"optimizer": opt, "model": model, "dataset": dataset, "metric": metric}, unit)
+            ours = _ours(stats, {"optimizer": opt, "model": model, "dataset": dataset, "metric": metric}, unit, info)
             lr_text = f"lr {ours['lr']:g}" + (f", n={ours['n_seeds']}" if ours["n_seeds"] > 1 else "")
             cells.append(f"{ours['text']} ({lr_text})" if ours["status"] == "ok" else ours["text"])
             long_rows.append({"experiment": records["experiment"].iloc[0], "optimizer": opt, "model": model,
@@ -153,7 +157,7 @@ def generic_table(records: pd.DataFrame, at: str = "final", heading: bool = True
                               "lr": ours["lr"], "n_seeds": ours["n_seeds"], "ours": ours["ours"],
                               "ours_std": ours["ours_std"], "unusable_lrs": ours["unusable"]})
         grid.append([f"{model} / {dataset}", *cells])
-    unit_text = f" ({unit})" if unit else ""
+    unit_text = _unit_text(metric, unit)
     parts = []
     if heading:
         parts += [f"### {records['experiment'].iloc[0]}: test {metric}{unit_text} at the best learning rate", "",
@@ -169,19 +173,18 @@ def render_summary(records: pd.DataFrame, at: str = "final") -> str:
     parts = []
     for experiment, exp_records in records.groupby("experiment", sort=True):
         metric = exp_records["metric"].iloc[0]
-        unit = _unit_for(metric)
+        info = metric_info(exp_records, metric)
+        unit = printed_unit(info)
         stats = aggregate(exp_records, f"test_{metric}", at)
         descending = exp_records["mode"].iloc[0] == "max"
         stats = stats.assign(_key=stats["val_mean"] * (-1 if descending else 1))
         stats = stats.sort_values(["model", "dataset", "_key", "optimizer"], na_position="last", kind="stable")
-        unit_text = f" ({unit})" if unit else ""
+        unit_text = _unit_text(metric, unit)
         rows = []
         for r in stats.itertuples():
             ok = r.status == "ok"
-            val = _fmt(to_unit(r.val_mean, metric, unit) if unit else r.val_mean, unit,
-                       std_to_unit(r.val_std, metric, unit))
-            test = _fmt(to_unit(r.mean, metric, unit) if unit else r.mean, unit,
-                        std_to_unit(r.std, metric, unit))
+            val = _fmt(to_unit(r.val_mean, info, unit), unit, std_to_unit(r.val_std, info, unit))
+            test = _fmt(to_unit(r.mean, info, unit), unit, std_to_unit(r.std, info, unit))
             rows.append([f"{r.model} / {r.dataset}", r.optimizer, f"{r.lr:g}" if ok else MISSING,
                          val if ok else r.status, test if ok else r.status, r.status_counts])
         header = ["model / dataset", "optimizer", "best lr", f"val {metric}{unit_text}", f"test {metric}{unit_text}",

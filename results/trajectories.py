@@ -17,10 +17,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import numpy as np  # noqa: E402
 
 from results.load import read_checked, record_paths  # noqa: E402
-from tasks.toy import FUNCTIONS  # noqa: E402
+from tasks.toy_functions import FUNCTIONS  # noqa: E402 (torch-free definitions)
 
 
 def load_toy_records(runs_dir: Path, experiment: str) -> list[dict[str, Any]]:
@@ -62,12 +62,11 @@ def plot_function(fn_name: str, by_optimizer: dict[str, dict[str, Any]], out_dir
     """Contour with paths (left) and distance-to-optimum vs step (right); returns the PNG."""
     spec = FUNCTIONS[fn_name]
     (x0, x1), (y0, y1) = spec.bounds
-    xs, ys = torch.linspace(x0, x1, 200, dtype=torch.float64), torch.linspace(y0, y1, 200, dtype=torch.float64)
-    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
-    z = spec.fn(gx, gy)
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200), indexing="xy")
+    z = spec.fn(gx, gy, np)
     fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(11, 4.6))
-    levels = torch.quantile(z.flatten(), torch.linspace(0.0, 0.98, 30, dtype=torch.float64)).unique()
-    ax.contour(gx.numpy(), gy.numpy(), z.numpy(), levels=levels.numpy(), cmap="viridis", linewidths=0.6)
+    levels = np.unique(np.quantile(z.ravel(), np.linspace(0.0, 0.98, 30)))
+    ax.contour(gx, gy, z, levels=levels, cmap="viridis", linewidths=0.6)
     ax.plot(*spec.minimum, marker="x", color="purple", markersize=12, mew=3, linestyle="none", label="minimum")
     ax.plot(*spec.start, marker="o", color="black", markersize=5, linestyle="none", label="start")
     for opt, record in sorted(by_optimizer.items()):

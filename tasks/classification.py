@@ -1,12 +1,9 @@
 """Supervised classification as a LightningModule: cross-entropy and top-k accuracy.
 
-Contract with the runner (``bench.cell``):
-- built as ``ClassificationModule(model=..., optimizer_factory=..., scheduler_factory=...)``;
-- validation dataloader 0 is the held-out validation split (used for LR selection),
-  dataloader 1, when present, the test split (recorded each epoch for curves);
-- logs epoch-level ``train_loss``, ``{val,test}_loss``, ``{val,test}_acc`` (fractions) and
-  ``{val,test}_acc5`` when ``5 in topk``;
-- raises ``Diverged`` when the training loss becomes non-finite.
+A :class:`tasks.base.Task`: validation dataloader 0 is the held-out validation split (used
+for LR selection), dataloader 1, when present, the test split (recorded each epoch for
+curves). Logs epoch-level ``train_loss``, ``{val,test}_loss``, ``{val,test}_acc`` (fractions)
+and ``{val,test}_acc5`` when ``5 in topk``.
 
 Metrics are accumulated as on-device sums (no per-step host sync, no per-step
 ``self.log``) and reduced across data-parallel ranks once per epoch.
@@ -20,15 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tasks import Diverged
-from tasks.module import OptimizerFactory, SchedulerFactory, TaskModule
-
-SPLITS = ("val", "test")
+from tasks.base import SPLITS, OptimizerFactory, SchedulerFactory, Task
+from tasks.metric import ACCURACY, TOP5
 
 
-class ClassificationModule(TaskModule):
-    metric = "acc"
-    metric_mode = "max"
+class ClassificationModule(Task):
+    metric = ACCURACY
+    reported = (TOP5,)
+    logged_keys = ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")
 
     def __init__(
         self,
@@ -62,22 +58,13 @@ class ClassificationModule(TaskModule):
         sums = self._train_sums
         sums[0] += loss.detach().double() * y.shape[0]
         sums[1] += y.shape[0]
-        if batch_idx % self.divergence_check_every == 0 and self._any_rank(not torch.isfinite(sums[0])):
-            raise Diverged(f"training loss became non-finite at epoch {self.current_epoch}, batch {batch_idx}")
+        self.check_finite(sums[0], "training loss", step=batch_idx)
         return loss
-
-    def _any_rank(self, flag: bool) -> bool:
-        """``flag`` on any data-parallel rank, so that all ranks stop at the same step."""
-        trainer = self._trainer
-        if trainer is None or trainer.world_size <= 1:
-            return bool(flag)
-        return trainer.strategy.reduce_boolean_decision(bool(flag), all=False)
 
     def on_train_epoch_end(self) -> None:
         sums = self.trainer.strategy.reduce(self._train_sums, reduce_op="sum")
         train_loss = (sums[0] / sums[1].clamp_min(1)).item()
-        if train_loss != train_loss or abs(train_loss) == float("inf"):
-            raise Diverged(f"training loss became non-finite in epoch {self.current_epoch}")
+        self.check_finite(train_loss, "training loss")
         self.log("train_loss", train_loss, on_epoch=True, sync_dist=False)
 
     # --- evaluation -----------------------------------------------------------------

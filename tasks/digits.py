@@ -23,7 +23,6 @@ class DigitsDataModule(TensorSplitsDataModule):
         split_seed: int = 0,
         seed: int = 0,
         smoke: bool = False,
-        data_dir: str | None = None,  # accepted for interface symmetry; data is bundled
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         if not 0 < val_fraction < 1 or not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
@@ -35,6 +34,7 @@ class DigitsDataModule(TensorSplitsDataModule):
         self.test_fraction = test_fraction
         self.split_seed = split_seed
         self.smoke = smoke
+        self.input_shape = (64,)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:

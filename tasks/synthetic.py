@@ -22,7 +22,6 @@ class SyntheticDataModule(TensorSplitsDataModule):
         batch_size: int = 128,
         seed: int = 0,
         smoke: bool = False,
-        data_dir: str | None = None,  # accepted for interface symmetry; nothing is read
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         self.input_shape = tuple(sample_shape)

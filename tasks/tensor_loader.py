@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
+
+from tasks.base import TaskData
 
 
 class EpochSampler:
@@ -120,14 +121,18 @@ class TensorLoader:
             yield batch
 
 
-class TensorSplitsDataModule(pl.LightningDataModule):
+class TensorSplitsDataModule(TaskData):
     """A data module whose ``setup`` fills ``self.splits`` = ``{"train"|"val"|"test": (x, y)}``.
 
-    Serves them as ``TensorLoader`` s: training shuffled by ``self.seed`` in batches of
-    ``self.batch_size``, evaluation in order in batches of ``eval_batch_size``.
+    Serves them as ``TensorLoader`` s sharded over the trainer's data-parallel ranks:
+    training shuffled by ``self.seed`` in batches of ``self.batch_size`` (every rank gets the
+    same number of samples, padded by wrapping), evaluation in order in batches of
+    ``eval_batch_size`` (each sample on exactly one rank). ``input_shape`` (set by the
+    subclass) gives :meth:`example_batch` its float inputs and integer labels.
     """
 
     eval_batch_size = 512
+    input_shape: tuple[int, ...] = ()
 
     def __init__(self, batch_size: int, seed: int) -> None:
         super().__init__()
@@ -135,11 +140,13 @@ class TensorSplitsDataModule(pl.LightningDataModule):
         self.seed = seed
         self.splits: dict[str, tuple[Tensor, Tensor]] = {}
 
-    def train_dataloader(self) -> TensorLoader:
-        return TensorLoader(*self.splits["train"], batch_size=self.batch_size, shuffle=True, seed=self.seed)
+    def split_loader(self, split: str) -> TensorLoader:
+        if not self.splits:
+            self.setup("fit")
+        rank, world = self.rank_and_world()
+        train = split == "train"
+        return TensorLoader(*self.splits[split], batch_size=self.batch_size if train else self.eval_batch_size,
+                            shuffle=train, seed=self.seed, rank=rank, world_size=world, pad=train)
 
-    def val_dataloader(self) -> TensorLoader:
-        return TensorLoader(*self.splits["val"], batch_size=self.eval_batch_size)
-
-    def test_dataloader(self) -> TensorLoader:
-        return TensorLoader(*self.splits["test"], batch_size=self.eval_batch_size)
+    def example_batch(self) -> tuple[Tensor, Tensor]:
+        return torch.zeros(2, *self.input_shape), torch.zeros(2, dtype=torch.long)

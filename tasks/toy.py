@@ -5,77 +5,24 @@ The record's history holds per-epoch ``train_loss`` (mean f), ``val_loss`` (f at
 of the epoch) and ``val_dist`` / ``test_dist`` (distance to the global minimum, the
 selection metric), and ``extras.trajectory`` holds every visited point (start included).
 
-Functions as written in AdaMomentum's Appendix A (Beale with the standard 2.25; the OCR'd
-paper text reads 2.2, which does not vanish at the stated minimum (3, 0.5)) and in AdaL
-Section 3.1 (Rastrigin with A = 10, Rosenbrock with a = 1, b = 100). Start points: the
-papers give none for AdaMomentum's functions (we chose points with a clear descent path;
-see ``FUNCTIONS``); AdaL's follow the pytorch-optimizer visualisation it cites.
+The functions, their minima and start points are in :mod:`tasks.toy_functions` (torch-free,
+shared with the contour plots of ``results/``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
 from tasks import Diverged
-from tasks.module import TaskModule
+from tasks.base import Task, TaskData
+from tasks.metric import DISTANCE
 from tasks.tensor_loader import TensorLoader
-
-
-def sphere(x: Tensor, y: Tensor) -> Tensor:
-    return x**2 + y**2
-
-
-def three_hump_camel(x: Tensor, y: Tensor) -> Tensor:
-    return 2 * x**2 - 1.05 * x**4 + x**6 / 6 + x * y + y**2
-
-
-def beale(x: Tensor, y: Tensor) -> Tensor:
-    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
-
-
-def ackley(x: Tensor, y: Tensor) -> Tensor:
-    r = torch.sqrt(0.5 * (x**2 + y**2))
-    c = 0.5 * (torch.cos(2 * math.pi * x) + torch.cos(2 * math.pi * y))
-    return -20 * torch.exp(-0.2 * r) - torch.exp(c) + 20 + math.e
-
-
-def rastrigin(x: Tensor, y: Tensor) -> Tensor:
-    return 20 + (x**2 - 10 * torch.cos(2 * math.pi * x)) + (y**2 - 10 * torch.cos(2 * math.pi * y))
-
-
-def rosenbrock(x: Tensor, y: Tensor) -> Tensor:
-    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
-
-
-@dataclass(frozen=True)
-class ToyFunction:
-    fn: Callable[[Tensor, Tensor], Tensor]
-    minimum: tuple[float, float]
-    start: tuple[float, float]
-    bounds: tuple[tuple[float, float], tuple[float, float]]  # plotting window (x range, y range)
-
-
-FUNCTIONS: dict[str, ToyFunction] = {
-    "sphere": ToyFunction(sphere, (0.0, 0.0), (-3.0, 4.0), ((-5, 5), (-5, 5))),
-    "three_hump_camel": ToyFunction(three_hump_camel, (0.0, 0.0), (-0.8, 1.8), ((-2, 2), (-2, 2))),
-    "beale": ToyFunction(beale, (3.0, 0.5), (1.0, 1.5), ((-1, 4.5), (-1.5, 2.5))),
-    "ackley": ToyFunction(ackley, (0.0, 0.0), (-1.6, 1.4), ((-2.5, 2.5), (-2.5, 2.5))),
-    "rastrigin": ToyFunction(rastrigin, (0.0, 0.0), (-2.0, 3.5), ((-4.5, 4.5), (-4.5, 4.5))),
-    "rosenbrock": ToyFunction(rosenbrock, (1.0, 1.0), (-2.0, 2.0), ((-2, 2), (-1, 3))),
-}
-
-
-def get_function(name: str) -> ToyFunction:
-    if name not in FUNCTIONS:
-        raise ValueError(f"dataset.function={name!r} is unknown; choose one of: {', '.join(FUNCTIONS)}")
-    return FUNCTIONS[name]
+from tasks.toy_functions import FUNCTIONS, ToyFunction, get_function  # noqa: F401 (re-exported)
 
 
 class Point(nn.Module):
@@ -87,14 +34,13 @@ class Point(nn.Module):
         self.xy = nn.Parameter(torch.tensor(list(start or self.function.start), dtype=torch.float64))
 
     def forward(self) -> Tensor:
-        return self.function.fn(self.xy[0], self.xy[1])
+        return self.function.fn(self.xy[0], self.xy[1], torch)
 
 
-class ToyProblem(pl.LightningDataModule):
+class ToyProblem(TaskData):
     """No data: ``steps_per_epoch`` empty batches, each one optimizer step."""
 
-    def __init__(self, function: str, start: Sequence[float] | None = None, steps_per_epoch: int = 20,
-                 seed: int = 0, smoke: bool = False, data_dir: str | None = None) -> None:
+    def __init__(self, function: str, start: Sequence[float] | None = None, steps_per_epoch: int = 20) -> None:
         """``start`` is read by the model config (``${dataset.start}``); accepted here so the
         dataset node can carry it."""
         super().__init__()
@@ -103,24 +49,18 @@ class ToyProblem(pl.LightningDataModule):
             raise ValueError(f"dataset.steps_per_epoch must be >= 1, got {steps_per_epoch}")
         self.steps = steps_per_epoch
 
-    def _loader(self, n: int) -> TensorLoader:
-        return TensorLoader(torch.zeros(n), batch_size=1)
+    def split_loader(self, split: str) -> TensorLoader:
+        return TensorLoader(torch.zeros(self.steps if split == "train" else 1), batch_size=1)
 
-    def train_dataloader(self) -> TensorLoader:
-        return self._loader(self.steps)
-
-    def val_dataloader(self) -> TensorLoader:
-        return self._loader(1)
-
-    def test_dataloader(self) -> TensorLoader:
-        return self._loader(1)
+    def example_batch(self) -> Tensor:
+        return torch.zeros(1)
 
 
-class ToyModule(TaskModule):
+class ToyModule(Task):
     """Minimise ``f`` over the point; the selection metric is the distance to the minimum."""
 
-    metric = "dist"
-    metric_mode = "min"
+    metric = DISTANCE
+    logged_keys = ("train_loss", "val_loss", "val_dist", "test_loss", "test_dist")
 
     def __init__(self, model: Point, optimizer_factory: Callable, scheduler_factory: Callable | None = None,
                  divergence_check_every: int = 1) -> None:
@@ -133,8 +73,7 @@ class ToyModule(TaskModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         loss = self.model()
-        if not torch.isfinite(loss):
-            raise Diverged(f"f became non-finite at epoch {self.current_epoch}, step {batch_idx}")
+        self.check_finite(loss, "f", step=batch_idx)
         self._losses.append(loss.item())
         return loss
 
@@ -153,6 +92,10 @@ class ToyModule(TaskModule):
         with torch.no_grad():
             value = self.model().item()
         self.log_dict({f"{split}_loss": value, f"{split}_dist": self._distance()}, add_dataloader_idx=False)
+
+    @classmethod
+    def fit_check(cls, model: nn.Module, batch: Any) -> None:
+        model()  # the point takes no input
 
     def record_extras(self) -> dict[str, Any]:
         """Extra record fields: the whole path, for trajectory plots."""

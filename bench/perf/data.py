@@ -53,7 +53,7 @@ def _sync(device: torch.device) -> None:
 
 def epoch_images_per_second(dm: CIFARDataModule, device: torch.device, epoch: int) -> float:
     """Iterate one training epoch (moving each batch to ``device``); images per second."""
-    loader = dm.train_dataloader()
+    loader = dm.split_loader("train")
     loader.sampler.set_epoch(epoch)
     _sync(device)
     tic = time.perf_counter()
@@ -102,7 +102,7 @@ def train_images_per_second(data_dir: Path, steps: int, batch_size: int, val_siz
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda)
 
     def run(n_steps: int, epoch: int) -> tuple[int, float]:
-        loader = dm.train_dataloader()
+        loader = dm.split_loader("train")
         done = images = 0
         _sync(device)
         tic = time.perf_counter()

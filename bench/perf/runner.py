@@ -47,7 +47,7 @@ def plain_loop(cfg: DictConfig) -> float:
     model = build(cfg.model)
     optimizer = optimizer_factory(cfg)(model.parameters())
     scheduler = scheduler_factory(cfg)(optimizer)["scheduler"]
-    train, evals = data.train_dataloader(), [data.val_dataloader(), data.test_dataloader()]
+    train, evals = data.split_loader("train"), [data.split_loader("val"), data.split_loader("test")]
     for epoch in range(int(cfg.epochs)):
         model.train()
         train.sampler.set_epoch(epoch)

@@ -6,6 +6,7 @@ submitit local or SLURM), in batches of ``max_batch_size`` cells.
 """
 
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +27,16 @@ log = logging.getLogger(__name__)
 class OptbenchSweeperConf:
     _target_: str = "hydra_plugins.optbench_sweeper.optbench_sweeper.OptbenchSweeper"
     max_batch_size: Optional[int] = None  # noqa: UP007 (OmegaConf needs Optional)
+    plan: Optional[str] = None  # noqa: UP007 — the plan file `python -m bench` wrote (bench.plan.Planned.write)
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="optbench", node=OptbenchSweeperConf, provider="optbench")
 
 
 class OptbenchSweeper(BasicSweeper):
-    def __init__(self, max_batch_size: Optional[int] = None) -> None:
+    def __init__(self, max_batch_size: Optional[int] = None, plan: Optional[str] = None) -> None:
         super().__init__(max_batch_size=max_batch_size, params=None)
+        self.plan = plan
 
     def _compose(self, overrides: list[str]) -> Any:
         assert self.hydra_context is not None and self.config is not None
@@ -42,10 +45,10 @@ class OptbenchSweeper(BasicSweeper):
         )
 
     def cells(self, arguments: list[str]) -> list[list[str]]:
-        """The cells of this sweep: precomputed by ``python -m bench`` or expanded here."""
-        planned = bench_sweep.PLANNED.get(tuple(arguments))
-        if planned is not None:
-            return planned
+        """The cells of this sweep: read from the plan ``python -m bench`` wrote, or (Hydra
+        used directly) expanded here."""
+        if self.plan:
+            return [entry["overrides"] for entry in json.loads(Path(self.plan).read_text())["cells"]]
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         jobs = BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)[0]
         return bench_sweep.expand(jobs, self._compose)

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
@@ -38,9 +37,10 @@ from torchvision import transforms as T
 from torchvision.datasets import CIFAR10, CIFAR100
 from torchvision.datasets.utils import check_integrity
 
+from tasks.base import TaskData
 from tasks.tensor_loader import TensorLoader
 from tasks.vision.errors import DataCorruptError, DataNotFoundError
-from tasks.vision.loaders import distributed_rank_and_size, make_loader
+from tasks.vision.loaders import make_loader
 from tasks.vision.tensor_augment import CifarBatchTransform
 
 SMOKE_SIZES = {"train": 256, "val": 64, "test": 64}
@@ -155,7 +155,7 @@ def torchvision_transforms(mean: Sequence[float], std: Sequence[float], augment:
     return T.Compose([*steps, T.ToTensor(), T.Normalize(mean, std)])
 
 
-class CIFARDataModule(pl.LightningDataModule):
+class CIFARDataModule(TaskData):
     """CIFAR-10/100 with a seeded train/validation split and the official test set.
 
     Args:
@@ -300,7 +300,7 @@ class CIFARDataModule(pl.LightningDataModule):
                 num_workers=self.num_workers,
                 drop_last=self.drop_last and train,
             )
-        rank, world = distributed_rank_and_size() if train else (0, 1)
+        rank, world = self.rank_and_world()
         return TensorLoader(
             *self._split_tensors(split, device),
             batch_size=self.batch_size if train else self.eval_batch_size,
@@ -310,13 +310,11 @@ class CIFARDataModule(pl.LightningDataModule):
             transform=CifarBatchTransform(self.mean, self.std, augment=augment, channels_last=self.channels_last),
             rank=rank,
             world_size=world,
+            pad=train,  # evaluation: every sample on exactly one rank, so summed metrics count it once
         )
 
-    def train_dataloader(self) -> TensorLoader | DataLoader:
-        return self._loader("train", train=True)
+    def split_loader(self, split: str) -> TensorLoader | DataLoader:
+        return self._loader(split, train=split == "train")
 
-    def val_dataloader(self) -> TensorLoader | DataLoader:
-        return self._loader("val", train=False)
-
-    def test_dataloader(self) -> TensorLoader | DataLoader:
-        return self._loader("test", train=False)
+    def example_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long)

@@ -15,13 +15,13 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Subset
 from torchvision import transforms as T
 from torchvision.datasets import ImageFolder
 
+from tasks.base import TaskData
 from tasks.vision.errors import DataCorruptError, DataNotFoundError
 from tasks.vision.loaders import make_loader
 
@@ -73,7 +73,7 @@ def _image_folder(folder: Path, transform: Any) -> ImageFolder:
         raise DataNotFoundError(f"ImageNet folder '{folder.resolve()}': {' '.join(str(exc).split())}; {FIX}") from exc
 
 
-class ImageNetDataModule(pl.LightningDataModule):
+class ImageNetDataModule(TaskData):
     """ImageFolder train/val with a seeded held-out split of the training images.
 
     Args:
@@ -102,7 +102,6 @@ class ImageNetDataModule(pl.LightningDataModule):
         resize_size: int = 256,
         eval_batch_size: int | None = None,
         persistent_workers: bool = False,
-        channels_last: bool = False,  # accepted for symmetry with CIFAR; the model's format decides
     ) -> None:
         super().__init__()
         if device_loader not in ("auto", "torchvision"):
@@ -169,11 +168,8 @@ class ImageNetDataModule(pl.LightningDataModule):
             persistent_workers=self.persistent_workers,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
+    def split_loader(self, split: str) -> DataLoader:
+        return self._loader(split, train=split == "train")
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
+    def example_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.zeros(2, 3, self.image_size, self.image_size), torch.zeros(2, dtype=torch.long)

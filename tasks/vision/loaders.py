@@ -73,10 +73,3 @@ def make_loader(
         drop_last=drop_last,
         generator=generator,
     )
-
-
-def distributed_rank_and_size() -> tuple[int, int]:
-    """``(rank, world_size)`` of an initialised process group, else ``(0, 1)``."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1

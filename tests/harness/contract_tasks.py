@@ -19,15 +19,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tasks import Diverged
-from tasks.module import TaskModule
-
-SPLITS = ("val", "test")
+from tasks.base import SPLITS, Task, TaskData
+from tasks.metric import DISTANCE, PERPLEXITY
 
 
 class Batches:
@@ -44,11 +41,10 @@ class Batches:
 
 
 # --- language model --------------------------------------------------------------------------
-class TokenStream(pl.LightningDataModule):
+class TokenStream(TaskData):
     """A first-order Markov token stream (learnable), batchified as in PyTorch's word LM example."""
 
-    def __init__(self, vocab: int = 16, tokens: int = 3000, batch_size: int = 8, bptt: int = 12,
-                 seed: int = 0) -> None:
+    def __init__(self, vocab: int = 16, tokens: int = 3000, batch_size: int = 8, bptt: int = 12) -> None:
         super().__init__()
         self.vocab, self.tokens, self.batch_size, self.bptt = vocab, tokens, batch_size, bptt
 
@@ -71,14 +67,12 @@ class TokenStream(pl.LightningDataModule):
         return Batches([(grid[i: i + self.bptt], grid[i + 1: i + 1 + self.bptt])
                         for i in range(0, columns - 1 - self.bptt, self.bptt)])
 
-    def train_dataloader(self) -> Batches:
-        return self._windows("train")
+    def split_loader(self, split: str) -> Batches:
+        return self._windows(split)
 
-    def val_dataloader(self) -> Batches:
-        return self._windows("val")
-
-    def test_dataloader(self) -> Batches:
-        return self._windows("test")
+    def example_batch(self) -> tuple[Tensor, Tensor]:
+        tokens = torch.zeros(self.bptt, self.batch_size, dtype=torch.long)  # (time, batch) indices
+        return tokens, tokens
 
 
 class LSTMNet(nn.Module):
@@ -93,9 +87,9 @@ class LSTMNet(nn.Module):
         return self.head(out), state
 
 
-class TinyLM(TaskModule):
-    metric = "ppl"
-    metric_mode = "min"
+class TinyLM(Task):
+    metric = PERPLEXITY
+    logged_keys = ("train_loss", "val_loss", "val_ppl", "test_loss", "test_ppl")
 
     def __init__(self, model: LSTMNet, optimizer_factory: Any, scheduler_factory: Any = None,
                  divergence_check_every: int = 1) -> None:
@@ -111,13 +105,16 @@ class TinyLM(TaskModule):
         logits, state = self.model(x, self.state)
         self.state = tuple(s.detach() for s in state)  # truncated BPTT: carry the values, not the graph
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-        if not torch.isfinite(loss):
-            raise Diverged(f"training loss became non-finite at epoch {self.current_epoch}, batch {batch_idx}")
+        self.check_finite(loss, "training loss", step=batch_idx)
         self._sums += torch.stack([loss.detach().double() * y.numel(), torch.tensor(float(y.numel()))])
         return loss
 
     def on_train_epoch_end(self) -> None:
         self.log("train_loss", (self._sums[0] / self._sums[1]).item())
+
+    @classmethod
+    def fit_check(cls, model: nn.Module, batch: Any) -> None:
+        model(batch[0], None)  # token indices in, logits and a state out
 
     def on_validation_epoch_start(self) -> None:
         self._eval = {s: torch.zeros(2, dtype=torch.float64) for s in SPLITS}
@@ -152,10 +149,10 @@ class ClipProbeSGD(torch.optim.SGD):
 
 
 # --- GAN ---------------------------------------------------------------------------------------
-class GaussianSamples(pl.LightningDataModule):
+class GaussianSamples(TaskData):
     """Real data: 1-D samples from N(mean, std); the generator has to match them."""
 
-    def __init__(self, n: int = 512, mean: float = 3.0, std: float = 0.5, batch_size: int = 64, seed: int = 0) -> None:
+    def __init__(self, n: int = 512, mean: float = 3.0, std: float = 0.5, batch_size: int = 64) -> None:
         super().__init__()
         self.n, self.mean, self.std, self.batch_size = n, mean, std, batch_size
 
@@ -163,14 +160,11 @@ class GaussianSamples(pl.LightningDataModule):
         g = torch.Generator().manual_seed(99)
         self.samples = self.mean + self.std * torch.randn(self.n, 1, generator=g)
 
-    def train_dataloader(self) -> Batches:
-        return Batches(list(self.samples.split(self.batch_size)))
+    def split_loader(self, split: str) -> Batches:
+        return Batches(list(self.samples.split(self.batch_size)) if split == "train" else [self.samples])
 
-    def val_dataloader(self) -> Batches:
-        return Batches([self.samples])
-
-    def test_dataloader(self) -> Batches:
-        return Batches([self.samples])
+    def example_batch(self) -> Tensor:
+        return torch.zeros(self.batch_size, 1)
 
 
 class GeneratorDiscriminator(nn.Module):
@@ -181,9 +175,10 @@ class GeneratorDiscriminator(nn.Module):
         self.discriminator = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
 
-class TinyGAN(TaskModule):
-    metric = "dist"
-    metric_mode = "min"
+class TinyGAN(Task):
+    metric = DISTANCE
+    logged_keys = ("train_loss", "val_dist", "test_dist")
+    roles = ("generator", "discriminator")
 
     def __init__(self, model: GeneratorDiscriminator, optimizer_factory: Any, scheduler_factory: Any = None,
                  divergence_check_every: int = 1) -> None:
@@ -212,8 +207,7 @@ class TinyGAN(TaskModule):
         opt_g.zero_grad()
         self.manual_backward(g_loss)
         opt_g.step()
-        if not (torch.isfinite(d_loss) and torch.isfinite(g_loss)):
-            raise Diverged(f"GAN losses became non-finite at epoch {self.current_epoch}, batch {batch_idx}")
+        self.check_finite(d_loss + g_loss, "GAN losses", step=batch_idx)
         self._sums += torch.stack([g_loss.detach().double(), torch.tensor(1.0, dtype=torch.float64)])
 
     def on_train_epoch_end(self) -> None:
@@ -228,9 +222,67 @@ class TinyGAN(TaskModule):
         dist = (fake.mean() - real.mean()).abs() + (fake.std() - real.std()).abs()
         self.log(f"{SPLITS[dataloader_idx]}_dist", dist.item(), add_dataloader_idx=False)
 
+    @classmethod
+    def fit_check(cls, model: nn.Module, batch: Any) -> None:
+        model.discriminator(model.generator(torch.zeros(batch.shape[0], model.latent)))
+        model.discriminator(batch)
+
     def configure_optimizers(self) -> Any:
-        opt_g = self.optimizer_factory(self.model.generator.parameters())
-        opt_d = self.optimizer_factory(self.model.discriminator.parameters())
+        opt_g = self.optimizer_factory(self.model.generator.parameters(), "generator")
+        opt_d = self.optimizer_factory(self.model.discriminator.parameters(), "discriminator")
         if self.scheduler_factory is None:
             return [opt_g, opt_d]
         return [opt_g, opt_d], [self.scheduler_factory(opt_g), self.scheduler_factory(opt_d)]
+
+
+class StepGAN(TinyGAN):
+    """:class:`TinyGAN` under a step budget: its data, noise and figures are functions of the
+    step (``global_step`` counts both optimizers' steps), so a resumed cell replays exactly."""
+
+    def on_fit_start(self) -> None:
+        self._g_losses: list[float] = []
+
+    def _real(self, n: int) -> Tensor:
+        g = torch.Generator().manual_seed(10_007 + self.global_step)
+        return 3.0 + 0.5 * torch.randn(n, 1, generator=g)
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        gen, disc = self.model.generator, self.model.discriminator
+        real = self._real(batch.shape[0])
+        fake = gen(self._noise(real.shape[0], self.global_step))
+        ones, zeros = torch.ones(real.shape[0], 1), torch.zeros(real.shape[0], 1)
+        d_loss = (F.binary_cross_entropy_with_logits(disc(real), ones)
+                  + F.binary_cross_entropy_with_logits(disc(fake.detach()), zeros))
+        opt_d.zero_grad()
+        self.manual_backward(d_loss)
+        opt_d.step()
+        g_loss = F.binary_cross_entropy_with_logits(disc(fake), ones)
+        opt_g.zero_grad()
+        self.manual_backward(g_loss)
+        opt_g.step()
+        self.check_finite(d_loss + g_loss, "GAN losses", step=batch_idx)
+        self._g_losses.append(g_loss.item())
+
+    def on_train_epoch_end(self) -> None:
+        pass  # a step budget: figures are logged per evaluation
+
+    def on_validation_epoch_end(self) -> None:
+        losses = self._g_losses or [float("nan")]
+        self.log("train_loss", sum(losses) / len(losses))
+        self._g_losses = []
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["g_losses"] = list(self._g_losses)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._pending = checkpoint["g_losses"]
+
+    def on_train_start(self) -> None:
+        self._g_losses = getattr(self, "_pending", self._g_losses)
+
+
+class Forgetful(Task):
+    """Breaks the contract: no selection metric."""
+
+    logged_keys = ("train_loss",)

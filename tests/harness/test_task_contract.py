@@ -31,7 +31,7 @@ def _cell(runs: Path, model: dict, dataset: dict, module: str, *overrides: str, 
 
 def _lm(runs: Path, grad_clip: float | None) -> DictConfig:
     cfg = _cell(runs, {"_target_": f"{HERE}.LSTMNet", "name": "lstm_tiny", "vocab": 16},
-                {"_target_": f"{HERE}.TokenStream", "name": "markov16", "vocab": 16, "seed": "${seed}"},
+                {"_target_": f"{HERE}.TokenStream", "name": "markov16", "vocab": 16},
                 "TinyLM", lr=1.0, epochs=3, grad_clip=grad_clip)
     cfg.optimizer = {"_target_": f"{HERE}.ClipProbeSGD", "_partial_": True, "name": "probe_sgd"}
     return cfg
@@ -52,7 +52,7 @@ def test_language_model_carries_state_clips_gradients_and_selects_min_perplexity
 
     history = record["history"]
     assert [h["epoch"] for h in history] == [0, 1, 2]
-    assert record["metric"] == {"name": "ppl", "mode": "min"}
+    assert record["metric"]["name"] == "ppl" and record["metric"]["mode"] == "min" and record["metric"]["unit"] == "ppl"
     for h in history:
         assert math.isclose(h["val_ppl"], math.exp(h["val_loss"]), rel_tol=1e-6)  # logged as float32 and "test_ppl" in h
     assert history[-1]["val_ppl"] < 8  # learned the 2-successor chain (uniform guessing: 16)
@@ -62,7 +62,7 @@ def test_language_model_carries_state_clips_gradients_and_selects_min_perplexity
 
 def _gan(runs: Path, epochs: int = 3) -> DictConfig:
     return _cell(runs, {"_target_": f"{HERE}.GeneratorDiscriminator", "name": "gan_tiny"},
-                 {"_target_": f"{HERE}.GaussianSamples", "name": "gauss1d", "seed": "${seed}"},
+                 {"_target_": f"{HERE}.GaussianSamples", "name": "gauss1d"},
                  "TinyGAN", "optimizer=adam", "schedule=multistep", "schedule.milestones=[1]",
                  "schedule.gamma=0.1", lr=0.01, epochs=epochs)
 
@@ -74,7 +74,7 @@ def test_gan_two_optimizers_manual_optimization_and_both_schedules(runs: Path) -
     assert [h["epoch"] for h in history] == [0, 1, 2]
     for h, lr in zip(history, [0.01, 0.001, 0.001]):  # milestone 1, gamma 0.1, on both optimizers
         assert math.isclose(h["lr_g"], lr, rel_tol=1e-6) and math.isclose(h["lr_d"], lr, rel_tol=1e-6)
-    assert record["metric"] == {"name": "dist", "mode": "min"} and "test_dist" in history[-1]
+    assert (record["metric"]["name"], record["metric"]["mode"]) == ("dist", "min") and "test_dist" in history[-1]
     ckpt = torch.load(Path(runs) / "default" / record["cell_id"] / "last.ckpt", weights_only=False)
     assert len(ckpt["optimizer_states"]) == 2 and len(ckpt["lr_schedulers"]) == 2
 

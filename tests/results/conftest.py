@@ -8,6 +8,11 @@ from typing import Any, Sequence
 import pytest
 
 from bench.record import SCHEMA_VERSION, write_record
+from tasks import metric as metrics
+
+# The metric descriptions the tasks store in their records (tasks/metric.py is torch-free).
+DESCRIPTIONS = {m.name: m.to_dict() for m in (metrics.ACCURACY, metrics.TOP5, metrics.PERPLEXITY, metrics.FID,
+                                             metrics.BLEU, metrics.IOU, metrics.DISTANCE)}
 
 
 def make_record(experiment: str = "exp", optimizer: str = "adam", model: str = "mlp", dataset: str = "digits",
@@ -41,7 +46,8 @@ def make_record(experiment: str = "exp", optimizer: str = "adam", model: str = "
         "status": status,
         "identity": {"optimizer": optimizer, "model": model, "dataset": dataset, "lr": lr, "seed": seed},
         "reproduces": reproduces,
-        "metric": {"name": metric, "mode": mode},
+        "metric": {**DESCRIPTIONS.get(metric, {"name": metric, "unit": "", "scale": 1.0}), "mode": mode},
+        "metrics": {k: DESCRIPTIONS[k] for k in ((metric, "acc5") if metric == "acc" else (metric,)) if k in DESCRIPTIONS},
         "config": {"optimizer": {"_target_": "x", "_partial_": True, "name": optimizer, "lr_grid": [lr],
                                  **(optimizer_config or {})}},
         "history": history,

@@ -10,7 +10,9 @@ import math
 
 import pytest
 
-from results.layouts import COORDINATES, FIGURES_ONLY, LAYOUTS, UNITS, std_to_unit, to_unit
+from results.layouts import COORDINATES, FIGURES_ONLY, LAYOUTS, UNITS
+from results.units import std_to_unit, to_unit
+from tests.results.conftest import DESCRIPTIONS
 from results.published import PUBLISHED_CSV, load_published
 
 # (paper, table): (rows, columns) as printed.
@@ -120,14 +122,15 @@ def test_figure_only_papers_are_noted_and_have_no_rows() -> None:
     (12.06, "fid", "FID", 12.06),
 ])
 def test_record_values_convert_to_the_printed_unit(value, metric, unit, expected) -> None:
-    assert to_unit(value, metric, unit) == pytest.approx(expected)
+    assert to_unit(value, DESCRIPTIONS[metric], unit) == pytest.approx(expected)
 
 
 def test_spread_converts_by_scale_only_and_bad_units_are_refused() -> None:
-    assert std_to_unit(0.0012, "acc", "%") == pytest.approx(0.12)
-    assert std_to_unit(0.0012, "acc", "error%") == pytest.approx(0.12)
-    assert std_to_unit(0.2, "ppl", "ppl") == 0.2
-    with pytest.raises(ValueError, match="cannot be printed in unit"):
-        to_unit(0.9, "acc", "ppl")
+    acc, ppl = DESCRIPTIONS["acc"], DESCRIPTIONS["ppl"]
+    assert std_to_unit(0.0012, acc, "%") == pytest.approx(0.12)
+    assert std_to_unit(0.0012, acc, "error%") == pytest.approx(0.12)
+    assert std_to_unit(0.2, ppl, "ppl") == 0.2
     with pytest.raises(ValueError, match="not a fraction"):
-        to_unit(60.0, "ppl", "%")
+        to_unit(60.0, ppl, "%")
+    with pytest.raises(ValueError, match="not a fraction"):
+        to_unit(60.0, ppl, "error%")

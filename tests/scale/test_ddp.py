@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from bench.config import ConfigError
-from bench.distributed import per_device_batch_size, shard_loader
+from bench.distributed import per_device_batch_size
+from tasks.synthetic import SyntheticDataModule
 from tasks.tensor_loader import TensorLoader
 from tests.conftest import records, run_bench
 from tests.scale.helpers import start_bench
@@ -30,7 +32,7 @@ def test_training_shards_split_each_global_batch() -> None:
     n, world, global_batch = 40, 2, 8
     x = torch.arange(n)
     single = list(TensorLoader(x, batch_size=global_batch, shuffle=True, seed=3))
-    ranks = [shard_loader(TensorLoader(x, batch_size=global_batch // world, shuffle=True, seed=3), r, world, train=True)
+    ranks = [TensorLoader(x, batch_size=global_batch // world, shuffle=True, seed=3, rank=r, world_size=world, pad=True)
              for r in range(world)]
     per_rank = [list(loader) for loader in ranks]
     assert [len(b) for b in per_rank] == [len(single)] * world
@@ -41,12 +43,28 @@ def test_training_shards_split_each_global_batch() -> None:
 
 def test_evaluation_shards_count_every_sample_once() -> None:
     x = torch.arange(11)  # not a multiple of the world size
-    shards = [shard_loader(TensorLoader(x, batch_size=4), r, 3, train=False) for r in range(3)]
+    shards = [TensorLoader(x, batch_size=4, rank=r, world_size=3, pad=False) for r in range(3)]
     seen = [int(v) for loader in shards for (batch,) in loader for v in batch]
     assert sorted(seen) == list(range(11))
     # the training shards of the same data pad by wrapping instead (equal steps per rank)
-    padded = [shard_loader(TensorLoader(x, batch_size=4), r, 3, train=True) for r in range(3)]
+    padded = [TensorLoader(x, batch_size=4, rank=r, world_size=3, pad=True) for r in range(3)]
     assert [len(list(p)) for p in padded] == [1, 1, 1] and sum(p.num_samples for p in padded) == 12
+
+
+def test_data_modules_shard_their_own_loaders_by_the_trainers_rank() -> None:
+    """The data object reads rank and world size from its trainer (no harness mutation)."""
+    def shard(split: str, rank: int, world: int) -> list[int]:
+        data = SyntheticDataModule(sample_shape=(1,), num_samples=110, batch_size=8)
+        data.trainer = SimpleNamespace(global_rank=rank, world_size=world)
+        return [i for x, _ in data.split_loader(split) for i in x.flatten().tolist()]
+
+    for split in ("val", "test"):  # 11 samples each: every one on exactly one of 3 ranks
+        whole = shard(split, 0, 1)
+        parts = [shard(split, r, 3) for r in range(3)]
+        assert sorted(v for p in parts for v in p) == sorted(whole) and len(whole) == 11
+    train = [shard("train", r, 3) for r in range(3)]  # 88 samples padded to 90: equal steps
+    assert [len(t) for t in train] == [30, 30, 30]
+    assert set().union(*map(set, train)) == set(shard("train", 0, 1))
 
 
 def test_ddp_cpu_equals_one_process_with_the_same_global_batch(tmp_path: Path) -> None:

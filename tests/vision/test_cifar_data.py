@@ -53,7 +53,7 @@ def test_split_is_disjoint_and_eval_splits_are_not_augmented(cifar_root: Path, c
     dm = module(cifar_root, device_loader=device_loader, augment=False)
     train_x, train_y, test_x, test_y = cifar_arrays["cifar10"]
     ids = {}
-    for split, loader in (("train", dm.train_dataloader()), ("val", dm.val_dataloader()), ("test", dm.test_dataloader())):
+    for split, loader in (("train", dm.split_loader("train")), ("val", dm.split_loader("val")), ("test", dm.split_loader("test"))):
         x, y = all_batches(loader)
         ids[split] = image_ids(x)
         source_y = test_y if split == "test" else train_y
@@ -70,11 +70,11 @@ def test_split_is_disjoint_and_eval_splits_are_not_augmented(cifar_root: Path, c
 def test_both_paths_hold_out_the_same_validation_images(cifar_root: Path) -> None:
     tv = module(cifar_root, device_loader="torchvision")
     tensor = module(cifar_root, device_loader="cpu")
-    assert sorted(image_ids(all_batches(tv.val_dataloader())[0])) == sorted(image_ids(all_batches(tensor.val_dataloader())[0]))
+    assert sorted(image_ids(all_batches(tv.split_loader("val"))[0])) == sorted(image_ids(all_batches(tensor.split_loader("val"))[0]))
 
 
 def test_split_follows_split_seed_not_the_cell_seed(cifar_root: Path) -> None:
-    val = lambda **kw: sorted(image_ids(all_batches(module(cifar_root, **kw).val_dataloader())[0]))  # noqa: E731
+    val = lambda **kw: sorted(image_ids(all_batches(module(cifar_root, **kw).split_loader("val"))[0]))  # noqa: E731
     assert val(seed=0) == val(seed=5)
     assert val(split_seed=0) != val(split_seed=1)
 
@@ -82,25 +82,25 @@ def test_split_follows_split_seed_not_the_cell_seed(cifar_root: Path) -> None:
 @pytest.mark.parametrize("device_loader", ["cpu", "torchvision"])
 def test_training_order_and_augmentation_depend_only_on_seed_and_epoch(cifar_root: Path, device_loader: str) -> None:
     workers = 2 if device_loader == "torchvision" else 0  # worker processes draw the augmentation
-    a = module(cifar_root, device_loader=device_loader, seed=3, num_workers=workers).train_dataloader()
+    a = module(cifar_root, device_loader=device_loader, seed=3, num_workers=workers).split_loader("train")
     for epoch in (0, 1, 2):  # an uninterrupted run goes through epochs 0..2
         a.sampler.set_epoch(epoch)
         xa, ya = all_batches(a)
-    b = module(cifar_root, device_loader=device_loader, seed=3, num_workers=workers).train_dataloader()
+    b = module(cifar_root, device_loader=device_loader, seed=3, num_workers=workers).split_loader("train")
     b.sampler.set_epoch(2)  # a run resumed at epoch 2
     xb, yb = all_batches(b)
     assert torch.equal(xa, xb) and torch.equal(ya, yb)
     b.sampler.set_epoch(1)
     assert not torch.equal(all_batches(b)[1], ya)  # another epoch, another order
-    c = module(cifar_root, device_loader=device_loader, seed=4, num_workers=workers).train_dataloader()
+    c = module(cifar_root, device_loader=device_loader, seed=4, num_workers=workers).split_loader("train")
     c.sampler.set_epoch(2)
     assert not torch.equal(all_batches(c)[0], xa)
 
 
 def test_training_batches_are_augmented(cifar_root: Path) -> None:
     dm = module(cifar_root, device_loader="cpu", batch_size=200)
-    x, _ = next(iter(dm.train_dataloader()))
-    plain, _ = next(iter(module(cifar_root, device_loader="cpu", batch_size=200, augment=False).train_dataloader()))
+    x, _ = next(iter(dm.split_loader("train")))
+    plain, _ = next(iter(module(cifar_root, device_loader="cpu", batch_size=200, augment=False).split_loader("train")))
     assert x.shape == plain.shape == (N_TRAIN - 20, 3, 32, 32)
     black = torch.isclose(x, torch.tensor(MEAN).view(1, 3, 1, 1).neg() / torch.tensor(STD).view(1, 3, 1, 1), atol=1e-5).all(1)
     assert black.any(), "zero padding shows up as black borders in some crops"
@@ -109,7 +109,7 @@ def test_training_batches_are_augmented(cifar_root: Path) -> None:
 
 def test_tensor_path_is_a_tensor_loader_with_epoch_sampler(cifar_root: Path) -> None:
     dm = module(cifar_root, device_loader="auto", channels_last=True)
-    loader = dm.train_dataloader()
+    loader = dm.split_loader("train")
     assert isinstance(loader, TensorLoader) and hasattr(loader.sampler, "set_epoch")
     assert len(loader) == -(-(N_TRAIN - 20) // 16)
     x, y = next(iter(loader))
@@ -119,7 +119,7 @@ def test_tensor_path_is_a_tensor_loader_with_epoch_sampler(cifar_root: Path) -> 
 def test_smoke_uses_a_few_hundred_samples(tmp_path: Path) -> None:
     write_synthetic_cifar(tmp_path, "cifar10", n_train=700, n_test=150)
     dm = module(tmp_path, smoke=True, val_size=200, batch_size=1000)
-    sizes = [len(all_batches(loader)[1]) for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader())]
+    sizes = [len(all_batches(loader)[1]) for loader in (dm.split_loader("train"), dm.split_loader("val"), dm.split_loader("test"))]
     assert sizes == [256, 64, 64]
 
 
@@ -184,6 +184,6 @@ def test_download_flag_runs_torchvisions_download_into_data_dir(tmp_path: Path, 
     assert calls == []
     dm = module(root, download=True)
     assert calls == [(tv_cifar.CIFAR10.url, root, tv_cifar.CIFAR10.filename, tv_cifar.CIFAR10.tgz_md5)]
-    assert len(all_batches(dm.test_dataloader())[1]) == N_TEST
+    assert len(all_batches(dm.split_loader("test"))[1]) == N_TEST
     module(root, download=True)  # files present: no second download
     assert len(calls) == 1

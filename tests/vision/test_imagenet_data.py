@@ -26,7 +26,7 @@ def test_loads_jpeg_and_png_with_standard_transforms(imagenet_root: Path) -> Non
     assert dm.classes == ["n01440764", "n01443537", "n01484850"]
     sizes = {split: len(dm.datasets[split]) for split in ("train", "val", "test")}
     assert sizes == {"train": 18, "val": 6, "test": 6}
-    for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
+    for loader in (dm.split_loader("train"), dm.split_loader("val"), dm.split_loader("test")):
         x, y = next(iter(loader))
         assert x.shape == (4, 3, 224, 224) and x.dtype == torch.float32  # grayscale PNGs become RGB
         assert y.dtype == torch.int64 and int(y.max()) < 3
@@ -36,12 +36,12 @@ def test_held_out_split_is_disjoint_and_uses_the_eval_transform(imagenet_root: P
     dm = module(imagenet_root)
     train_idx, val_idx = dm.datasets["train"].indices, dm.datasets["val"].indices
     assert set(train_idx).isdisjoint(val_idx) and len(set(train_idx) | set(val_idx)) == 24
-    first = torch.cat([x for x, _ in dm.val_dataloader()])
-    assert torch.equal(first, torch.cat([x for x, _ in dm.val_dataloader()]))  # Resize + CenterCrop: deterministic
+    first = torch.cat([x for x, _ in dm.split_loader("val")])
+    assert torch.equal(first, torch.cat([x for x, _ in dm.split_loader("val")]))  # Resize + CenterCrop: deterministic
     torch.manual_seed(0)
-    a = torch.cat([x for x, _ in dm.train_dataloader()])
+    a = torch.cat([x for x, _ in dm.split_loader("train")])
     torch.manual_seed(1)
-    b = torch.cat([x for x, _ in dm.train_dataloader()])
+    b = torch.cat([x for x, _ in dm.split_loader("train")])
     assert not torch.equal(a, b)  # RandomResizedCrop + flip draw anew
     assert sorted(module(imagenet_root, seed=9).datasets["val"].indices) == sorted(val_idx)  # split_seed fixes it
     assert sorted(module(imagenet_root, split_seed=1).datasets["val"].indices) != sorted(val_idx)
@@ -82,7 +82,7 @@ def test_undecodable_image_names_the_file(imagenet_root: Path) -> None:
     bad.write_bytes(b"not a jpeg")
     dm = module(imagenet_root, batch_size=16)
     with pytest.raises(DataCorruptError, match="img_1.JPEG' cannot be decoded"):
-        next(iter(dm.test_dataloader()))
+        next(iter(dm.split_loader("test")))
 
 
 def test_download_is_refused(imagenet_root: Path) -> None:

@@ -1,0 +1,203 @@
+"""The task contract in code: what the runner (``bench``) needs of every workload.
+
+A workload family is a :class:`Task` (its ``LightningModule``) plus a :class:`TaskData`
+(its ``LightningDataModule``), each named by a config (``conf/module/``, ``conf/dataset/``).
+:func:`check_task` and :func:`check_data` hold them to the contract when a sweep is planned,
+so a task that forgets something fails there with one line, not deep inside a cell.
+
+What the runner passes in and expects back:
+
+- ``Task(model=..., optimizer_factory=..., scheduler_factory=..., divergence_check_every=...,
+  **module_config)``. ``optimizer_factory(params, role)`` builds the cell's optimizer for one
+  of the task's ``roles`` (learning rate bound, per-role overrides of
+  ``optimizer_overrides.<optimizer>.<role>`` applied); ``scheduler_factory(optimizer)``
+  returns a Lightning ``lr_scheduler`` dict or ``None``.
+- Per evaluation the task logs the keys it declares in ``logged_keys`` (which must include
+  ``val_<metric>``; ``test_<metric>`` too when the runner adds the test split as a second
+  validation loader). Under an epoch budget the record takes a row at each epoch end; under
+  a step budget (``max_steps``: that many ``training_step`` calls) at each evaluation, so a
+  task with a step budget logs its running training figures in its evaluation hooks.
+- A non-finite loss raises :class:`tasks.Diverged` through :meth:`Task.check_finite`.
+- ``record_extras()`` adds fields to the record; ``fit_check`` is the plan-time forward pass.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from tasks import Diverged
+from tasks.metric import Metric
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]  # (params, role="model") -> Optimizer
+SchedulerFactory = Callable[[torch.optim.Optimizer], dict[str, Any] | None]
+SPLITS = ("val", "test")
+
+
+class ContractError(TypeError):
+    """A task or data class that breaks the contract; the message is one line."""
+
+
+class Task(pl.LightningModule):
+    """Base of every task's LightningModule.
+
+    Subclasses must set ``metric`` (a :class:`tasks.metric.Metric`) and ``logged_keys``; a
+    task with several optimizers sets ``roles`` and overrides ``configure_optimizers``
+    (calling ``self.optimizer_factory(params, role)`` once per role). ``reported`` names the
+    units of further logged metrics (``val_<name>``/``test_<name>``) that tables may print.
+    """
+
+    @classmethod
+    def metrics(cls) -> dict[str, Metric]:
+        """The selection metric and the ``reported`` ones, by name (stored in every record)."""
+        return {m.name: m for m in (cls.metric, *cls.reported)}
+
+    metric: ClassVar[Metric]
+    logged_keys: ClassVar[tuple[str, ...]]
+    roles: ClassVar[tuple[str, ...]] = ("model",)
+    reported: ClassVar[tuple[Metric, ...]] = ()  # other metrics tables may print (top-5 accuracy)
+
+    def __init__(self, model: nn.Module, optimizer_factory: OptimizerFactory,
+                 scheduler_factory: SchedulerFactory | None = None, divergence_check_every: int = 1) -> None:
+        super().__init__()
+        self.model = model
+        self.optimizer_factory = optimizer_factory
+        self.scheduler_factory = scheduler_factory
+        self.divergence_check_every = max(1, int(divergence_check_every))
+
+    def configure_optimizers(self) -> Any:
+        """One optimizer (role ``model``) over ``self.model.parameters()``, plus its schedule."""
+        optimizer = self.optimizer_factory(self.model.parameters(), "model")
+        scheduler = self.scheduler_factory(optimizer) if self.scheduler_factory else None
+        return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    # --- divergence -----------------------------------------------------------------
+    def any_rank(self, flag: bool) -> bool:
+        """``flag`` on any data-parallel rank, so that every rank stops at the same step."""
+        trainer = self._trainer
+        if trainer is None or trainer.world_size <= 1:
+            return bool(flag)
+        return trainer.strategy.reduce_boolean_decision(bool(flag), all=False)
+
+    def check_finite(self, value: Tensor | float, where: str, step: int | None = None) -> None:
+        """Raise :class:`Diverged` when ``value`` is non-finite on any rank.
+
+        With ``step`` given, checks only every ``divergence_check_every`` steps (each check
+        is a host sync on a GPU); epoch-level checks pass no step and always run.
+        """
+        if step is not None and step % self.divergence_check_every:
+            return
+        finite = bool(torch.isfinite(value).all()) if isinstance(value, Tensor) else value == value and abs(value) != float("inf")
+        if self.any_rank(not finite):
+            raise Diverged(f"{where} became non-finite at epoch {self.current_epoch}"
+                           + (f", step {step}" if step is not None else ""))
+
+    # --- record and plan-time hooks ---------------------------------------------------
+    def record_extras(self) -> dict[str, Any] | None:
+        """Extra record fields (e.g. a toy task's trajectory); ``None`` for none."""
+        return None
+
+    @classmethod
+    def fit_check(cls, model: nn.Module, batch: Any) -> None:
+        """Plan-time forward pass on the meta device: raise if ``model`` cannot take ``batch``.
+
+        The default feeds the first element of a tuple/list batch (the inputs) to the model.
+        """
+        model.eval()(batch[0] if isinstance(batch, (tuple, list)) else batch)
+
+
+class TaskData(pl.LightningDataModule):
+    """Base of every task's data object; the runner passes it as ``Trainer.fit(datamodule=...)``.
+
+    Lightning calls ``prepare_data`` once per node and ``setup`` on every rank; sharding
+    across data-parallel ranks is the data object's business (:meth:`rank_and_world`).
+    Subclasses implement :meth:`split_loader` and :meth:`example_batch`; the constructor
+    must be cheap and touch no file (the planner builds one per distinct dataset config).
+    """
+
+    eval_test_every_epoch: bool = True  # set by the runner: validation loader 1 is the test split
+
+    def split_loader(self, split: str) -> Iterable[Any]:
+        """The batches of ``split`` (``train``, ``val`` or ``test``) for this rank."""
+        raise NotImplementedError
+
+    def example_batch(self) -> Any:
+        """A tiny batch with the real shapes and dtypes, built without reading files.
+
+        Called under ``torch.device("meta")`` at plan time, so tensors created with factory
+        functions cost nothing.
+        """
+        raise NotImplementedError
+
+    def preflight(self) -> list[str]:
+        """Cheap checks (file existence, headers) before launch: one line per problem."""
+        return []
+
+    def rank_and_world(self) -> tuple[int, int]:
+        """``(global_rank, world_size)`` of the trainer this data object is attached to."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1
+        return int(trainer.global_rank), int(trainer.world_size)
+
+    def train_dataloader(self) -> Iterable[Any]:
+        return self.split_loader("train")
+
+    def val_dataloader(self) -> Any:
+        val = self.split_loader("val")
+        return [val, self.split_loader("test")] if self.eval_test_every_epoch else val
+
+    def test_dataloader(self) -> Iterable[Any]:
+        return self.split_loader("test")
+
+
+def _overrides(cls: type, name: str) -> bool:
+    return getattr(cls, name) is not getattr(TaskData if issubclass(cls, TaskData) else Task, name)
+
+
+def check_task(cls: Any) -> type[Task]:
+    """Return ``cls`` if it is a :class:`Task` that declares the contract; else ``ContractError``."""
+    label = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)}"
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise ContractError(f"module {label} is not a tasks.base.Task subclass")
+    metric = getattr(cls, "metric", None)
+    if not isinstance(metric, Metric):
+        raise ContractError(f"module {label} declares no selection metric (set metric = tasks.metric.Metric(...))")
+    keys = getattr(cls, "logged_keys", None)
+    if not (isinstance(keys, tuple) and keys and all(isinstance(k, str) for k in keys)):
+        raise ContractError(f"module {label} declares no logged_keys (a tuple of the keys it logs per evaluation)")
+    if metric.key not in keys:
+        raise ContractError(f"module {label}: logged_keys must include {metric.key}, the selection metric")
+    if not all(isinstance(m, Metric) for m in cls.reported):
+        raise ContractError(f"module {label}: reported must be a tuple of tasks.metric.Metric")
+    roles = cls.roles
+    if not (isinstance(roles, tuple) and roles and all(isinstance(r, str) and r.isidentifier() for r in roles)
+            and len(set(roles)) == len(roles)):
+        raise ContractError(f"module {label}: roles must be a tuple of distinct identifiers, got {roles!r}")
+    if len(roles) > 1 and not _overrides(cls, "configure_optimizers"):
+        raise ContractError(f"module {label} has optimizer roles {', '.join(roles)} but does not override configure_optimizers")
+    return cls
+
+
+def check_data(cls: Any) -> type[TaskData]:
+    """Return ``cls`` if it is a :class:`TaskData` that implements the contract; else ``ContractError``."""
+    label = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)}"
+    if not (isinstance(cls, type) and issubclass(cls, TaskData)):
+        raise ContractError(f"dataset {label} is not a tasks.base.TaskData subclass")
+    for name in ("split_loader", "example_batch"):
+        if not _overrides(cls, name):
+            raise ContractError(f"dataset {label} does not implement {name}()")
+    return cls
+
+
+def accepted_kwargs(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The subset of ``kwargs`` that ``cls.__init__`` takes by name."""
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(kwargs)
+    return {k: v for k, v in kwargs.items() if k in params}
