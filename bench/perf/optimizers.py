@@ -336,7 +336,9 @@ def main(argv: list[str]) -> None:
         parser.error(f"--device must be cpu, cuda or all, not {args.device!r}")
     for device in devices:
         rows = [] if args.no_peers or "eager" not in modes else reference_rows()
-        rows += our_rows(names, modes, args.both_paths)
-        if not args.no_peers:
-            rows += peer_rows(modes)
+        peers = [] if args.no_peers else peer_rows(modes)
+        for row in our_rows(names, modes, args.both_paths):  # each peer right after the row it faces
+            rows.append(row)
+            rows += [p for p in peers if p.same_as == row.name and p.mode == row.mode]
+        rows += [p for p in peers if p not in rows]
         run_device(torch.device(device), rows, threads, args.steps, args.warmup, args.repeats)
