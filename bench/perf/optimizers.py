@@ -16,7 +16,7 @@ makes repeated runs faster). Peers run the same algorithm as the row they are co
 
     python -m bench.perf optimizers [--threads 1,2] [--modes eager,compiled] [--device cpu|cuda|all]
                                     [--steps 6] [--repeats 3] [--warmup 3] [--only padam,rame]
-                                    [--no-peers] [--both-paths]
+                                    [--no-peers] [--no-reference] [--both-paths]
 """
 
 from __future__ import annotations
@@ -310,7 +310,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="round-robin rounds")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per row first (the first compiles)")
     parser.add_argument("--only", default="", help="comma-separated names of our optimizers (default: all)")
-    parser.add_argument("--no-peers", action="store_true", help="skip the reference rows and peer packages")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peer packages")
+    parser.add_argument("--no-reference", action="store_true", help="skip torch's other reference rows")
     parser.add_argument("--both-paths", action="store_true", help="time foreach=True and foreach=False for ours")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(OUR_KWARGS)
@@ -335,7 +336,7 @@ def main(argv: list[str]) -> None:
     else:
         parser.error(f"--device must be cpu, cuda or all, not {args.device!r}")
     for device in devices:
-        rows = [] if args.no_peers or "eager" not in modes else reference_rows()
+        rows = [] if args.no_reference or "eager" not in modes else reference_rows()
         peers = [] if args.no_peers else peer_rows(modes)
         for row in our_rows(names, modes, args.both_paths):  # each peer right after the row it faces
             rows.append(row)
