@@ -384,6 +384,15 @@ class BaseOptimizer(torch.optim.Optimizer):
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         super().__init__(params, defaults)
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """As torch's, but the path switches ``foreach`` and ``compile`` stay this optimizer's:
+        a checkpoint written by an eager run resumes compiled (and vice versa), and one
+        written before ``compile`` existed loads as it is."""
+        switches = [(g["foreach"], g["compile"]) for g in self.param_groups]
+        super().load_state_dict(state_dict)
+        for group, (foreach, compile) in zip(self.param_groups, switches):
+            group["foreach"], group["compile"] = foreach, compile
+
     # validation runs for the constructor's groups and for groups added later
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)

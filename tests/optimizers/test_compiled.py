@@ -144,3 +144,27 @@ def test_inductor_step_matches_eager_without_recompiles(case):
         eager, _ = run_case(case, steps=8, dtype=dtype)
         for a, b in zip(params, eager):
             torch.testing.assert_close(a, b, **TOL[dtype])
+
+
+def test_path_switches_survive_loading_a_checkpoint(traced):
+    """A checkpoint keeps the hyperparameters, not the path: an eager run's state (even one
+    saved before ``compile`` existed) resumes on the compiled path of the loading optimizer."""
+    params = make_params(dtype=torch.float64)
+    eager = optimizers.Yogi(params, lr=1e-2)
+    grads = grad_stream(params)
+    set_grads(params, next(grads))
+    eager.step()
+    saved = copy.deepcopy(eager.state_dict())
+    for group in saved["param_groups"]:
+        del group["compile"]  # as written by the previous version
+    twin_params = clone_params(params)
+    twin = optimizers.Yogi(twin_params, lr=1e-2, compile=True)
+    twin.load_state_dict(saved)
+    assert twin.param_groups[0]["compile"] is True
+    g = next(grads)
+    for o, ps in ((eager, params), (twin, twin_params)):
+        set_grads(ps, g)
+        o.step()
+    assert graphs() == 1  # the loaded optimizer did run compiled
+    for a, b in zip(params, twin_params):
+        torch.testing.assert_close(a, b, **TOL[torch.float64])
