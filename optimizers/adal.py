@@ -16,7 +16,7 @@ from ._base import (
     BaseOptimizer,
     Params,
     adam_folded_scalars,
-    adam_moments_,
+    chunks,
     adam_state,
     check_adam_common,
     foreach_adam_denom,
@@ -92,15 +92,16 @@ class AdaL(BaseOptimizer):
     # The two paths below run the same kernels in the same order, so they agree bit for bit on CPU.
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
         beta1, beta2 = group["betas"]
-        scratch = self._scratch(p, 1)
-        norm = torch.abs(grad, out=scratch).sum()
-        grad = torch.mul(grad, norm, out=scratch)
-        if group["weight_decay"] != 0:
-            grad.add_(p, alpha=group["weight_decay"])
-        exp_avg, exp_avg_sq = adam_moments_(state, grad, beta1, beta2)
+        wd = group["weight_decay"]
+        norm = torch.abs(grad, out=self._scratch(p, 1)).sum()  # over the whole tensor, before slicing
         step_size, eps = adam_folded_scalars(group, state["step"])
-        denom = self._adam_denom(p, exp_avg_sq, eps)
-        p.addcdiv_(exp_avg, denom, value=-step_size)
+        for pc, gc, m, v in chunks(p, grad, state["exp_avg"], state["exp_avg_sq"]):
+            g_hat = torch.mul(gc, norm, out=self._scratch(pc, 1))
+            if wd != 0:
+                g_hat.add_(pc, alpha=wd)
+            m.lerp_(g_hat, 1 - beta1)
+            v.mul_(beta2).addcmul_(g_hat, g_hat, value=1 - beta2)
+            pc.addcdiv_(m, self._adam_denom(pc, v, eps), value=-step_size)
 
     def _multi_tensor_update(
         self,

@@ -63,7 +63,7 @@ def test_default_is_per_tensor_on_cpu(monkeypatch):
         forced.step()
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.id.startswith("adarem")], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", [c for c in CASES if c.id.startswith(("adarem", "adal"))], ids=lambda c: c.id)
 def test_cache_blocked_slices_match_whole_tensor_ops(case, monkeypatch):
     """The per-tensor path runs element-wise work in slices of ``CHUNK`` elements; slicing
     must not change a single bit (the reductions are taken over the whole tensor)."""
