@@ -172,12 +172,15 @@ def chunks(*tensors: Tensor, size: int | None = None) -> Iterator[tuple[Tensor, 
 
     A cache-blocking aid for the per-tensor path: an update of several element-wise ops run
     slice by slice touches main memory about once per operand instead of once per op (on the
-    2-core dev VM this took AdaRem-S from 0.88x to 0.68x of Adam-foreach at 1 thread). Small
-    or non-contiguous tensors are yielded whole. Only for element-wise work: a reduction over
+    2-core dev VM this took AdaRem-S from 0.88x to 0.68x of Adam-foreach at 1 thread). Only at
+    one intra-op thread: with more, each op on a slice is a parallel region of its own, and
+    beside busy neighbours every region waits for a descheduled sibling thread (AdaRem at 2
+    threads, sliced: 1.8-5.3x Adam-foreach). Small or non-contiguous tensors, and all tensors
+    at more than one thread, are yielded whole. Only for element-wise work: a reduction over
     the tensor must be taken outside the loop.
     """
     n, size = tensors[0].numel(), size or CHUNK
-    if n <= size or not all(t.is_contiguous() for t in tensors):
+    if n <= size or torch.get_num_threads() > 1 or not all(t.is_contiguous() for t in tensors):
         yield tensors
         return
     flat = [t.view(-1) for t in tensors]
