@@ -40,19 +40,38 @@ def _hydra_entry(cfg: DictConfig) -> dict:
 
 
 def _summarize(run_dirs: list[Path]) -> int:
-    """Print status counts of the planned cells; return the process exit code."""
+    """Print status counts of the planned cells; return the process exit code.
+
+    A cell another launch holds (its lock is taken now) is ``running elsewhere``: a normal
+    outcome when several launches share a sweep, so it does not make the exit code 1.
+    """
+    from bench.lock import describe_holder, held_elsewhere
+
     counts: Counter[str] = Counter()
     failed: list[Path] = []
-    for run_dir in run_dirs:
+    elsewhere: list[tuple[Path, dict]] = []
+    def status_of(run_dir: Path) -> str:
         try:
-            status = read_record(run_dir)["status"]
-        except (FileNotFoundError, RecordError):
-            status = "missing"
+            return read_record(run_dir)["status"]
+        except (OSError, RecordError):
+            return "missing"
+
+    for run_dir in run_dirs:
+        status = status_of(run_dir)
+        if status not in FINISHED:
+            holder = held_elsewhere(run_dir)
+            if holder is not None:
+                status = "running elsewhere"
+                elsewhere.append((run_dir, holder))
+            else:  # a holder writes the final record before it unlocks: read it again
+                status = status_of(run_dir)
         counts[status] += 1
         if status in (Status.FAILED, "missing", Status.RUNNING):
             failed.append(run_dir)
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     print(f"bench: {len(run_dirs)} cell(s): {parts}", file=sys.stderr)
+    for run_dir, holder in elsewhere[:10]:
+        print(f"bench:   running elsewhere: {run_dir} ({describe_holder(holder)})", file=sys.stderr)
     for run_dir in failed[:10]:
         print(f"bench:   not ok: {run_dir}", file=sys.stderr)
     return 1 if failed else 0
@@ -72,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = _open_dict_overrides(list(sys.argv[1:] if argv is None else argv))
     dry_run = DRY_RUN_FLAG in argv
     argv = local_parallelism([a for a in argv if a != DRY_RUN_FLAG])
+    if any(a in ("--help", "-h") for a in argv):
+        from bench.help import help_text
+
+        print(help_text(), end="")
+        return 0
     if any(a.split("=", 1)[0] in PASSTHROUGH_FLAGS for a in argv):
         sys.argv = [sys.argv[0], *argv]
         _hydra_entry()
@@ -82,6 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     except PlanError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
+    from bench.preflight import preflight
+
+    problems, notes = preflight(planned, argv, dry_run=dry_run)
+    if problems and not dry_run:  # the one line of bad input; warnings wait for a launch that can start
+        more = f" (+{len(problems) - 1} more problem(s): --dry-run lists them)" if len(problems) > 1 else ""
+        print(f"bench: error: {problems[0]}{more}", file=sys.stderr)
+        return 2
+    for line in [*(f"note: {n}" for n in notes), *(f"warning: {w}" for w in planned.warnings + problems)]:
+        print(f"bench: {line}", file=sys.stderr)
     if dry_run:
         from bench.dryrun import report
 
@@ -90,11 +123,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: {len(planned.cells)} cell(s), {done} already finished", file=sys.stderr)
     logging.getLogger("bench").setLevel(logging.INFO)
     sys.argv = [sys.argv[0], *argv, f"hydra.sweeper.plan={planned.write()}"]
+    from bench.progress import Progress
+
+    progress = Progress(planned.run_dirs) if env_global_rank() == 0 else None
     try:
+        if progress is not None:
+            progress.start()
         _hydra_entry()
     except SystemExit as exc:  # Hydra exits on its own errors; keep its code
         if exc.code not in (0, None):
             return int(exc.code) if isinstance(exc.code, int) else 1
+    finally:
+        if progress is not None:
+            progress.stop()
     if env_global_rank() > 0:  # a DDP rank re-running one cell: rank 0 reports it
         return 0
     return _summarize(planned.run_dirs)

@@ -12,6 +12,8 @@ from weakref import proxy
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
+from bench.probes.base import Probe
+
 
 class OptimizerEpochHook(pl.Callback):
     """Tell optimizers that keep an epoch counter (AdaRem) how many epochs are complete.
@@ -64,7 +66,9 @@ class History(Checkpoint):
     evaluations it contains: a resumed cell has no gap and no duplicate. ``on_epoch`` is
     called with the history once the row's ``last.ckpt`` is on disk (by
     :class:`EpochCommitted`, which must follow the checkpoint callback), so a record never
-    claims a row its checkpoint lacks. ``record_extras()`` of the module is stored with it.
+    claims a row its checkpoint lacks. ``record_extras()`` of the module is stored with it,
+    and the rows of every :class:`bench.probes.Probe` among the trainer's callbacks under
+    ``extras["probes"][name]``.
     """
 
     def __init__(self, on_epoch: Callable[[list[dict[str, Any]]], None] | None = None, per: str = "epoch") -> None:
@@ -105,6 +109,9 @@ class History(Checkpoint):
         self.entries.append(entry)
         extras = getattr(pl_module, "record_extras", None)
         self.extras = extras() if callable(extras) else None
+        probes = {cb.name: cb.record_extras() for cb in trainer.callbacks if isinstance(cb, Probe)}
+        if probes:
+            self.extras = {**(self.extras or {}), "probes": probes}
 
     def publish(self, trainer: pl.Trainer) -> None:
         """Hand the history to ``on_epoch`` (rank 0 only)."""

@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 import warnings
+import zipfile
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -31,7 +32,8 @@ from bench.distributed import cluster_plugins, env_global_rank, per_device_batch
 from bench.lock import CellLock, describe_holder, wait_for_launch
 from bench.loggers import make_tracker
 from bench.preemption import Preemption, stop_exceptions
-from bench.record import FINISHED, SCHEMA_VERSION, RecordError, Status, read_record, read_status, write_record
+from bench.record import (FINISHED, SCHEMA_VERSION, RecordError, Status, move_aside, newer_schema, read_record,
+                          read_status, write_record)
 from bench.threads import configure_threads
 from tasks import Diverged
 
@@ -136,9 +138,15 @@ class CellRecord:
             "started_at": _now(),
             "finished_at": None,
         }
+        self.floor: list[dict[str, Any]] = []  # history already recorded that a resume must not shrink
 
     def update(self, history: list[dict[str, Any]] | None = None, **fields: Any) -> None:
+        if history is not None and len(history) < len(self.floor):
+            history = self.floor  # a resume that failed before restoring its checkpoint: keep what was recorded
         if history is not None:
+            before = self.data.get(RESTART_KEY)
+            if before is not None and len(history) >= len(before):
+                del self.data[RESTART_KEY]  # the new run has caught up with the discarded one
             self.data["history"] = [dict(h) for h in history]
             final, best = summarize(history, self.data["metric"]["name"], self.data["metric"]["mode"])
             self.data.update(final=final, best=best, wall_time=history[-1]["time"] if history else 0.0)
@@ -170,13 +178,18 @@ def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str
         cfg = finalize(cfg)
         run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
     label = f"{cfg.optimizer.name} {cfg.model.name}/{cfg.dataset.name} lr={cfg.lr:g} seed={cfg.seed}"
+    newer = newer_schema(run_dir)
+    if newer is not None:  # written by a newer optbench: never overwrite it
+        log.error("skip   %s", newer)
+        return {}
     finished = _finished_record(run_dir, label)
     if finished is not None:
         return finished
     lock = CellLock(run_dir)
     if env_global_rank() == 0:
         if not lock.acquire():
-            log.info("busy   %s: %s trains it; skipped", run_dir.name, describe_holder(lock.holder()))
+            log.info("busy   %s: running elsewhere (%s trains it); skipped", run_dir.name,
+                     describe_holder(lock.holder()))
             return _current_record(run_dir)
     elif not wait_for_launch(run_dir, lock.launch_id, lambda: read_status(run_dir) in FINISHED):
         log.info("skip   %s: rank 0 of this launch does not train it", run_dir.name)
@@ -233,11 +246,24 @@ def _current_record(run_dir: Path) -> dict[str, Any]:
 def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemption: Preemption) -> dict[str, Any]:
     """Train (or resume) the finalized cell ``cfg`` into ``run_dir``; the caller holds its lock."""
     ckpt = run_dir / "last.ckpt"
-    resume = ckpt if ckpt.exists() else None
     run_dir.mkdir(parents=True, exist_ok=True)
+    owner = env_global_rank() == 0  # only global rank 0 moves files; the other ranks only look
+    previous, recovery = _previous_record(run_dir, label, owner)
+    resume = ckpt if ckpt.exists() else None
+    if resume is not None:
+        problem = checkpoint_problem(ckpt)
+        if problem is not None and not owner:
+            resume = None
+        elif problem is not None:
+            moved = move_aside(ckpt)
+            recovery.append({"file": ckpt.name, "moved_to": moved.name, "error": problem, "at": _now()})
+            log.warning("corrupt %s: %s cannot be read (%s); moved to %s, restarting from scratch", label,
+                        ckpt.name, problem, moved.name)
+            resume = None
 
     smoke = bool(cfg.get("smoke", False))
     record = CellRecord(cfg, run_dir, task_class(cfg))
+    _carry_over(record, previous, recovery, resumed=resume is not None)
     tracker = None
 
     def on_epoch(entries: list[dict[str, Any]]) -> None:
@@ -283,6 +309,61 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
     return record.data
 
 
+RESTART_KEY = "history_before_restart"  # rows of a run whose checkpoint was lost, until the new run passes them
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why ``last.ckpt`` cannot be resumed from (``None`` when it loads). Memory-mapped, so
+    checking even a large checkpoint reads little more than its index."""
+    try:
+        if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; its index is at the end
+            return f"not a complete torch checkpoint ({path.stat().st_size} bytes: truncated or overwritten)"
+        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as exc:  # noqa: BLE001 - garbage, truncation and foreign files all mean "unusable"
+        return " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
+    if not isinstance(state, dict) or "state_dict" not in state or "loops" not in state:
+        return "not a Lightning checkpoint (no state_dict/loops)"
+    return None
+
+
+def _previous_record(run_dir: Path, label: str, owner: bool = True) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The cell's earlier record (``None`` if none) and its recovery notes. An unreadable
+    ``record.json`` is moved aside (``record.json.corrupt-<time>``), never overwritten:
+    the history it held is restored from ``last.ckpt``."""
+    path = run_dir / "record.json"
+    if not path.exists():
+        return None, []
+    try:
+        previous = read_record(run_dir)
+    except (OSError, RecordError) as exc:
+        if not owner:
+            return None, []
+        moved = move_aside(path)
+        log.warning("corrupt %s: record.json cannot be read (%s); moved to %s", label, exc, moved.name)
+        return None, [{"file": "record.json", "moved_to": moved.name, "error": str(exc), "at": _now()}]
+    return previous, list(previous.get("recovery") or [])
+
+
+def _carry_over(record: CellRecord, previous: dict[str, Any] | None, recovery: list[dict[str, Any]],
+                resumed: bool) -> None:
+    """Start the new record from what the old one held, so no recorded row is ever lost."""
+    if recovery:
+        record.data["recovery"] = recovery
+    if previous is None:
+        return
+    rows = list(previous.get("history") or [])
+    before = list(previous.get(RESTART_KEY) or [])
+    if resumed:
+        record.floor = rows
+        for key in ("history", "final", "best", "wall_time"):
+            if key in previous:
+                record.data[key] = previous[key]
+        if before:
+            record.data[RESTART_KEY] = before
+    elif rows or before:  # no usable checkpoint: a fresh start that keeps the old rows beside it
+        record.data[RESTART_KEY] = rows if len(rows) >= len(before) else before
+
+
 def budget(cfg: DictConfig) -> dict[str, Any]:
     """The cell's budget: ``{"per": "epoch", "epochs": N, "eval_every": k}`` or
     ``{"per": "step", "max_steps": N, "eval_every": k}`` (``max_steps`` set in the config)."""
@@ -319,7 +400,7 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
     if cfg.get("probes"):
         from bench.probes import build_probes
 
-        budget_callbacks += build_probes(list(cfg.probes))
+        budget_callbacks += build_probes(OmegaConf.to_container(cfg.probes))
     trainer = pl.Trainer(
         **trainer_cfg,
         **budget_args,

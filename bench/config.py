@@ -93,6 +93,9 @@ def validate(cfg: DictConfig) -> None:
     for name, extra in (cfg.optimizer_overrides or {}).items():
         if "lr" in extra:
             raise ConfigError(f"optimizer_overrides.{name}.lr is not allowed: set learning rates with lr_grids.{name}")
+    from bench.schedules import check_schedule
+
+    check_schedule(cfg)  # its warnings are collected once per sweep by bench.plan
 
 
 @lru_cache(maxsize=None)
@@ -130,14 +133,14 @@ def _contract_checked(load: Any, target: str, key: str) -> type:
         raise ConfigError(f"{key}: cannot import {target} ({' '.join(str(exc).split())[:200]})") from None
 
 
-def _check_probes(names: list[str]) -> None:
+def _check_probes(entries: list[Any]) -> None:
+    """Build the listed probes once (names and options), so a typo fails before any cell runs."""
+    from bench.probes import build_probes
+
     try:
-        from bench.probes import PROBES
-    except ImportError:
-        raise ConfigError(f"probes={names}: this optbench has no probes (bench/probes is missing)") from None
-    for name in names:
-        if name not in PROBES:
-            raise ConfigError(f"probes: unknown probe {name!r}; choose from: {', '.join(sorted(PROBES))}")
+        build_probes([OmegaConf.to_container(e) if OmegaConf.is_config(e) else e for e in entries])
+    except ValueError as exc:
+        raise ConfigError(" ".join(str(exc).split())) from None
 
 
 def finalize(cfg: DictConfig) -> DictConfig:
@@ -234,6 +237,8 @@ def model_fits(cfg: DictConfig) -> str | None:
             task.fit_check(model, data.example_batch())
     except Exception as exc:  # noqa: BLE001 - any failure means "does not fit"; hydra wraps the cause
         cause = exc.__cause__ or exc
+        if isinstance(cause, FileNotFoundError):  # a missing weights/data file is its own message, not a misfit
+            raise ConfigError(" ".join(str(cause).split())) from None
         return " ".join(f"{type(cause).__name__}: {cause}".split())[:200]
     return None
 
@@ -249,17 +254,21 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
 
 def identity(cfg: DictConfig) -> dict[str, Any]:
     """The few coordinates that name a cell in tables."""
-    return {
+    ident = {
         "optimizer": cfg.optimizer.name,
         "model": cfg.model.name,
         "dataset": cfg.dataset.name,
         "lr": float(cfg.lr),
         "seed": int(cfg.seed),
     }
+    if cfg.get("smoke"):  # a few-batch check, never a result: tables leave it out unless asked (--smoke)
+        ident["smoke"] = True
+    return ident
 
 
 def cell_id(cfg: DictConfig) -> str:
     """Readable, stable directory name: coordinates plus a hash of the identity config."""
     digest = hashlib.sha256(json.dumps(identity_config(cfg), sort_keys=True).encode()).hexdigest()[:10]
     ident = identity(cfg)
-    return f"{ident['optimizer']}_{ident['model']}_{ident['dataset']}_lr{ident['lr']:g}_s{ident['seed']}_{digest}"
+    smoke = "_smoke" if ident.get("smoke") else ""
+    return f"{ident['optimizer']}_{ident['model']}_{ident['dataset']}_lr{ident['lr']:g}_s{ident['seed']}{smoke}_{digest}"

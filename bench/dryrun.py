@@ -89,7 +89,7 @@ def _composer() -> Iterator[Any]:
 def _state(run_dir: Path) -> tuple[str, int]:
     try:
         record = read_record(run_dir)
-    except (FileNotFoundError, RecordError):
+    except (OSError, RecordError):  # missing, or an unusable runs path (warned above)
         return "new", 0
     return record["status"], len(record.get("history") or [])
 

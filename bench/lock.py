@@ -33,15 +33,24 @@ class CellLock:
         self.launch_id = launch_id or default_launch_id()
         self._fd: int | None = None
 
-    def acquire(self) -> bool:
-        """Take the lock and write the holder; ``False`` when another process holds it."""
+    def acquire(self, attempts: int = 5, pause: float = 0.02) -> bool:
+        """Take the lock and write the holder; ``False`` when another process holds it.
+
+        Contention is retried ``attempts`` times, ``pause`` seconds apart, so the momentary
+        shared lock of :func:`held_elsewhere` (another launch's summary) is never mistaken
+        for a holder; a real holder keeps the lock for the whole cell.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
+        for attempt in range(attempts):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == attempts - 1:
+                    os.close(fd)
+                    return False
+                time.sleep(pause)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(self._holder()).encode(), 0)
         self._fd = fd
@@ -77,6 +86,27 @@ def read_holder(path: Path) -> dict[str, Any]:
         return json.loads(Path(path).read_text() or "{}")
     except (OSError, ValueError):
         return {}
+
+
+def held_elsewhere(run_dir: Path) -> dict[str, Any] | None:
+    """The holder of the cell's lock when some process holds it now, else ``None``.
+
+    Probes with a non-blocking *shared* lock, released at once; never creates the file.
+    """
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return read_holder(path) or {"pid": None, "host": None}
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def describe_holder(holder: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from bench.config import ConfigError, cell_id, check_optimizer, data_class, finalize, model_fits
+from bench.schedules import check_schedule
 from bench.sweep import override_key, plan
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -36,6 +37,7 @@ class Planned:
     cells: list[list[str]] = field(default_factory=list)
     run_dirs: list[Path] = field(default_factory=list)
     configs: list[DictConfig] = field(default_factory=list)  # each cell's finalized config
+    warnings: list[str] = field(default_factory=list)  # legal but suspicious settings (one line each)
 
     def entries(self) -> list[dict[str, Any]]:
         """The plan as data: per cell its overrides, run directory and finalized config."""
@@ -107,6 +109,21 @@ def _check_group_choices(overrides: list[str], extra_dirs: tuple[Path, ...] = ()
                 raise PlanError(f"{key}={value}: unknown {key}; choose one of: {', '.join(allowed)}")
 
 
+def _check_hydra_groups(overrides: list[str]) -> None:
+    """``hydra/launcher=nosuch`` (any ``hydra/<group>``): one line naming the options Hydra has,
+    plugins included (``basic``, ``submitit_local``, ``local``, ``slurm``, ...)."""
+    loader = GlobalHydra.instance().config_loader()
+    for ov in OverridesParser.create().parse_overrides([o for o in overrides if override_key(o).startswith("hydra/")]):
+        key = ov.key_or_group
+        allowed = loader.get_group_options(key)
+        if not allowed:
+            raise PlanError(f"{key}: unknown config group")
+        values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
+        for value in values:
+            if value not in allowed:
+                raise PlanError(f"{key}={value}: unknown {key}; choose one of: {', '.join(allowed)}")
+
+
 def _one_line(exc: Exception) -> str:
     text = str(exc).strip()
     if text.startswith("Could not override"):
@@ -159,10 +176,14 @@ def plan_cells(overrides: list[str]) -> Planned:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            _check_hydra_groups(overrides)
+
             def _compose(ovr: list[str]) -> DictConfig:
                 return compose(config_name="config", overrides=[*ovr, *searchpath])
 
             cells = plan(jobs, _compose)
+    except PlanError:
+        raise
     except ConfigError as exc:
         raise PlanError(str(exc)) from None
     except (HydraException, OmegaConfBaseException) as exc:
@@ -173,6 +194,7 @@ def plan_cells(overrides: list[str]) -> Planned:
         raise PlanError("the sweep has no cells")
     checked: set[str] = set()  # optimizer configs built once
     fitted: set[str] = set()  # model x dataset pairs tried once
+    scheduled: set[str] = set()  # schedule x budget combinations warned about once
     for ovr, cfg in cells:
         try:
             cfg = finalize(cfg)  # also holds the task class to the contract (tasks.base.check_task)
@@ -185,6 +207,10 @@ def plan_cells(overrides: list[str]) -> Planned:
                 data_class(cfg)
                 _check_model_fits(cfg, extra_dirs)
                 fitted.add(key)
+            key = repr(OmegaConf.to_container(cfg.schedule)) + repr((cfg.epochs, cfg.get("max_steps")))
+            if key not in scheduled:
+                planned.warnings += [w for w in check_schedule(cfg) if w not in planned.warnings]
+                scheduled.add(key)
         except ConfigError as exc:
             raise PlanError(str(exc)) from None
         planned.cells.append(ovr)

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import tempfile
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -111,11 +112,37 @@ def read_record(path: Path | str) -> dict[str, Any]:
     return restore_nonfinite(record)
 
 
+def newer_schema(run_dir: Path | str) -> str | None:
+    """A one-line problem when the cell's record was written by a newer optbench (its schema
+    version is above ours): such a record is never overwritten. ``None`` otherwise."""
+    path = record_path(run_dir)
+    try:
+        version = json.loads(path.read_text()).get("schema_version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        return (f"{path}: schema_version {version} is newer than this optbench writes ({SCHEMA_VERSION}); "
+                f"it is never overwritten: update optbench, or move the cell directory aside to rerun it")
+    return None
+
+
+def move_aside(path: Path, stamp: str | None = None) -> Path:
+    """Rename an unreadable ``path`` to ``<name>.corrupt-<UTC time>`` (kept, never deleted)."""
+    stamp = stamp or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    os.replace(path, target)
+    return target
+
+
 def read_status(run_dir: Path | str) -> str | None:
     """The status of the cell's record; ``None`` when there is none or it is unreadable (warned)."""
     try:
         return read_record(run_dir)["status"]
-    except FileNotFoundError:
+    except OSError:  # no record (or no such directory)
         return None
     except RecordError as exc:
         log.warning("ignoring unreadable record: %s", exc)

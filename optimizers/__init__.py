@@ -8,7 +8,7 @@ CUDA; ``True``/``False`` force one) and ``compile=False`` (``True``: one ``torch
 graph per param group, see ``optimizers._base.BaseOptimizer``).
 
 ``REGISTRY`` maps lowercase names to classes. Optimizers that torch.optim already has
-(SGD with momentum, Adam, AMSGrad = ``Adam(amsgrad=True)``, AdamW, RMSprop, NAdam, RAdam)
+(SGD with momentum, whose lr sits outside the momentum; RAME's heavy ball is ``SHB``; Adam, AMSGrad = ``Adam(amsgrad=True)``, AdamW, RMSprop, NAdam, RAdam)
 are used from torch through config, not reimplemented here. AMSBound is
 ``AdaBound(amsbound=True)``.
 """
@@ -25,6 +25,7 @@ from .adarem import AdaRem, AdaRemS
 from .nosadam import NosAdam
 from .padam import Padam
 from .rame import RAME
+from .shb import SHB
 from .yogi import Yogi
 
 REGISTRY: dict[str, type[torch.optim.Optimizer]] = {
@@ -38,6 +39,7 @@ REGISTRY: dict[str, type[torch.optim.Optimizer]] = {
     "adabound": AdaBound,
     "adabelief": AdaBelief,
     "nosadam": NosAdam,
+    "shb": SHB,
 }
 
 __all__ = [
@@ -52,4 +54,5 @@ __all__ = [
     "AdaBound",
     "AdaBelief",
     "NosAdam",
+    "SHB",
 ]

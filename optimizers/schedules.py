@@ -35,3 +35,44 @@ class PiecewiseConstantLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return [base * self.factor(self.last_epoch) for base in self.base_lrs]
+
+
+class InverseTimeLR(LRScheduler):
+    """lr = base_lr / (1 + ``decay`` x t), t the number of ``step()`` calls: Keras' optimizer
+    ``decay`` argument (Keras 2 applies it per update), stepped once per batch."""
+
+    def __init__(self, optimizer: Optimizer, decay: float, last_epoch: int = -1) -> None:
+        if not decay >= 0:
+            raise ValueError(f"decay must be >= 0, got {decay}")
+        self.decay = float(decay)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base / (1.0 + self.decay * self.last_epoch) for base in self.base_lrs]
+
+
+class InverseSqrtLR(LRScheduler):
+    """fairseq's ``inverse_sqrt``: linear warm-up from ``warmup_init_lr`` to the base lr over
+    ``warmup_updates`` steps, then ``base_lr * sqrt(warmup_updates / step)``.
+
+    Stepped once per optimizer update (``interval: step``); the lr of update ``t`` (0-based)
+    is the closed form at ``t``, so update 0 runs at ``warmup_init_lr`` as in fairseq, and a
+    resumed run (``state_dict``) lands on the same lr. ``warmup_updates=0`` skips the warm-up.
+    """
+
+    def __init__(self, optimizer: Optimizer, warmup_updates: int = 4000, warmup_init_lr: float = 0.0,
+                 last_epoch: int = -1) -> None:
+        if isinstance(warmup_updates, bool) or int(warmup_updates) != warmup_updates or warmup_updates < 0:
+            raise ValueError(f"warmup_updates must be an integer >= 0, got {warmup_updates}")
+        if not warmup_init_lr >= 0:
+            raise ValueError(f"warmup_init_lr must be >= 0, got {warmup_init_lr}")
+        self.warmup_updates, self.warmup_init_lr = int(warmup_updates), float(warmup_init_lr)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base_lr: float, step: int) -> float:
+        if step < self.warmup_updates:
+            return self.warmup_init_lr + step * (base_lr - self.warmup_init_lr) / self.warmup_updates
+        return base_lr * (max(self.warmup_updates, 1) / max(step, 1)) ** 0.5
+
+    def get_lr(self) -> list[float]:
+        return [self.lr_at(base, self.last_epoch) for base in self.base_lrs]

@@ -53,6 +53,8 @@ def _common(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--runs", type=Path, default=None, help="runs directory (default: $OPTBENCH_RUNS or runs)")
     cmd.add_argument("--at", choices=("paper", "final", "best"), default="paper",
                      help="test value at the final epoch, at the validation-best epoch, or per the paper (default)")
+    cmd.add_argument("--smoke", action="store_true",
+                     help="tabulate the smoke-run records (+smoke=true) instead of the full runs, which they never replace")
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -60,7 +62,7 @@ def _run(args: argparse.Namespace) -> None:
     if args.command == "report":
         from results.report import build_report
 
-        index, notes = build_report(runs, args.out, args.at)
+        index, notes = build_report(runs, args.out, args.at, smoke=args.smoke)
         for note in notes:
             print(f"results: note: {note}", file=sys.stderr)
         print(f"results: wrote {index}", file=sys.stderr)
@@ -80,12 +82,12 @@ def _run(args: argparse.Namespace) -> None:
     if args.command == "all":
         from results.report import experiment_outputs
 
-        records, table, files = experiment_outputs(runs, args.experiment, out_dir, args.at)
+        records, table, files = experiment_outputs(runs, args.experiment, out_dir, args.at, smoke=args.smoke)
         print(table.markdown)
         _superseded(records)
         _written(files)
         return
-    records = load_records(runs, args.experiment)
+    records = load_records(runs, args.experiment, smoke=args.smoke)
     _superseded(records)
     if args.command == "table":
         from results.table import write_table

@@ -33,6 +33,10 @@ class ResultsError(Exception):
     """A user-facing problem (missing runs, unreadable record): one line, exit code 2."""
 
 
+class NoRecordsOfKind(ResultsError):
+    """Every record of the experiment is a smoke run (or, asked for smoke runs, none is)."""
+
+
 def default_runs_dir() -> Path:
     return Path(os.environ.get("OPTBENCH_RUNS") or "runs")
 
@@ -133,6 +137,10 @@ def _row(record: dict[str, Any], path: Path) -> dict[str, Any]:
         "error": str(error).strip().splitlines()[-1] if error else None,
         "history": history,
         "has_trajectory": bool((record.get("extras") or {}).get("trajectory")),
+        "probes": (record.get("extras") or {}).get("probes") or {},
+        "baseline": reproduces.get("baseline") or (record.get("config") or {}).get("baseline"),
+        "seeds_asked": len((record.get("config") or {}).get("seeds") or []),
+        "smoke": is_smoke(record),
         "optimizer_config": {k: v for k, v in ((record.get("config") or {}).get("optimizer") or {}).items()
                              if k not in OPTIMIZER_META_KEYS},
     }
@@ -169,14 +177,26 @@ def _drop_superseded(frame: pd.DataFrame) -> pd.DataFrame:
     return kept
 
 
-def load_records(runs_dir: Path | str, experiment: str | None = None) -> pd.DataFrame:
+def is_smoke(record: dict[str, Any]) -> bool:
+    """A few-batch smoke run (``+smoke=true``): a check of the machinery, never a result."""
+    return bool((record.get("identity") or {}).get("smoke") or (record.get("config") or {}).get("smoke"))
+
+
+def load_records(runs_dir: Path | str, experiment: str | None = None, smoke: bool = False) -> pd.DataFrame:
     """One row per record: identity columns, status, metric name/mode, ``sel_val`` (the
     validation metric at the validation-best epoch), ``best_*``/``final_*`` history entries,
     and the raw ``history`` as an object column. ``df.attrs["superseded"]`` lists the paths
     of older records that a newer record with the same coordinates replaced.
+
+    Smoke records are left out, so they can never stand in for full runs; ``smoke=True``
+    loads only them (``python -m results ... --smoke``).
     """
     paths = record_paths(Path(runs_dir), experiment)
-    rows = [_row(read_checked(p), p) for p in paths]
+    rows = [row for row in (_row(read_checked(p), p) for p in paths) if row["smoke"] == smoke]
+    if not rows:
+        where = f"experiment {experiment!r}" if experiment else str(runs_dir)
+        raise NoRecordsOfKind(f"{where}: no {'smoke' if smoke else 'full'} records (only "
+                           f"{'full' if smoke else 'smoke'} ones){'' if smoke else '; add --smoke to tabulate them'}")
     frame = _drop_superseded(_label_variants(pd.DataFrame(rows)))
     return frame.sort_values(["experiment", "optimizer", "model", "dataset", "lr", "seed"],
                              kind="stable").reset_index(drop=True)

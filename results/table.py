@@ -14,8 +14,10 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from results.compare import ci_text, compare_cells, lookup, outside_ci, vs_base_text
 from results.layouts import COORDINATES, Layout, get_layout
 from results.load import metric_info
+from results.profile import TARGET_FRACTION, speed_frame
 from results.published import published_table
 from results.select import AT_CHOICES, aggregate, select_best_lr
 from results.units import printed_unit, std_to_unit, to_unit
@@ -41,8 +43,28 @@ def _fmt(value: float, unit: str, std: float = math.nan) -> str:
     return f"{text} ± {std:{spec}}" if std is not None and math.isfinite(std) else text
 
 
-def _fmt_delta(delta: float) -> str:
-    return f"{delta:+.2f}" if math.isfinite(delta) else ""
+def _fmt_delta(delta: float, highlight: bool = False) -> str:
+    text = f"{delta:+.2f}" if math.isfinite(delta) else ""
+    return f"**{text}**" if text and highlight else text
+
+
+def _marks(s: dict | None) -> str:
+    """``*``: differs from the baseline (Holm, 0.05); ``†``: fewer seeds than the recipe asked."""
+    if not s:
+        return ""
+    return ("*" if s["significant"] else "") + ("†" if s["under_seeded"] else "")
+
+
+def _stat_columns(s: dict | None) -> dict:
+    keys = ("ci_low", "ci_high", "ci_method", "seeds_asked", "under_seeded", "baseline", "vs_base", "vs_base_low",
+            "vs_base_high", "p", "p_holm", "significant")
+    return {k: (s[k] if s else (math.nan if k not in ("ci_method", "baseline") else "")) for k in keys}
+
+
+STATS_LEGEND = ("Statistics: 0.95 confidence interval of our mean over seeds (Student t; bootstrap for n >= 10) with n "
+                "(`†`: fewer seeds than the recipe asks, `n=got/asked`); then ours − baseline ({baseline}) with its "
+                "0.95 Welch interval and Welch t-test p; `*` marks a difference significant at 0.05 after Holm "
+                "correction across the table. A **bold** Δ: the published value lies outside our interval.")
 
 
 def _markdown(header: list[str], rows: list[list[str]]) -> str:
@@ -92,17 +114,22 @@ def paper_table(records: pd.DataFrame, layout: Layout, at: str = "paper") -> Tab
     published = published_table(layout.paper, layout.table)
     metrics = sorted({coords["metric"] for _, _, coords in layout.cells()})
     stats = {m: aggregate(records, f"test_{m}", at, selection) for m in metrics}
-    long_rows, grid, lr_grid = [], [], []
+    compared = {m: compare_cells(records, f"test_{m}", at, selection,
+                                 lambda v, m=m: to_unit(v, metric_info(records, m), layout.unit)) for m in metrics}
+    long_rows, grid, lr_grid, stat_grid = [], [], [], []
     for row in layout.rows:
-        cells, lr_cells = [], []
+        cells, lr_cells, stat_cells = [], [], []
         for col in layout.cols:
             coords = layout.cell(row, col)
             ours = _ours(stats[coords["metric"]], coords, layout.unit, metric_info(records, coords["metric"]))
+            st = lookup(compared[coords["metric"]], None, coords["optimizer"], coords["model"], coords["dataset"])
             pub = published.loc[(row.label, col.label)]
             delta = ours["ours"] - pub["value"]
             pub_text = _fmt(pub["value"], layout.unit, pub["std"])
-            suffix = f" ({_fmt_delta(delta)})" if math.isfinite(delta) else ""
-            cells.append(f"{ours['text']} / {pub_text}{suffix}")
+            suffix = f" ({_fmt_delta(delta, outside_ci(st, pub['value']))})" if math.isfinite(delta) else ""
+            cells.append(f"{ours['text']}{_marks(st)} / {pub_text}{suffix}")
+            stat_cells.append("; ".join(t for t in (ci_text(st, layout.unit), vs_base_text(st, layout.unit)) if t)
+                              or MISSING)
             lr_cells.append(f"{ours['lr']:g} (n={ours['n_seeds']})" if ours["status"] in ("ok", "not logged")
                             else ours["text"])
             long_rows.append({"paper": layout.paper, "table": layout.table, "row": row.label, "col": col.label,
@@ -110,9 +137,11 @@ def paper_table(records: pd.DataFrame, layout: Layout, at: str = "paper") -> Tab
                               "status": ours["status"], "lr": ours["lr"],
                               "n_seeds": ours["n_seeds"], "ours": ours["ours"], "ours_std": ours["ours_std"],
                               "published": pub["value"], "published_std": pub["std"], "delta": delta,
+                              "delta_outside_ci": outside_ci(st, pub["value"]), **_stat_columns(st),
                               "unusable_lrs": ours["unusable"]})
         grid.append([row.label, *cells])
         lr_grid.append([row.label, *lr_cells])
+        stat_grid.append([row.label, *stat_cells])
     header = [layout.row_header, *(c.label for c in layout.cols)]
     frame = pd.DataFrame(long_rows)
     metric_name = records["metric"].iloc[0] if len(records) else "metric"
@@ -125,6 +154,7 @@ def paper_table(records: pd.DataFrame, layout: Layout, at: str = "paper") -> Tab
     ]
     if layout.note:
         parts += ["", f"Note: {layout.note}"]
+    baseline = next((c["baseline"].iloc[0] for c in compared.values() if len(c) and c["baseline"].iloc[0]), None)
     parts += ["", _markdown(header, grid), "", "Selected learning rate (seeds):", "", _markdown(header, lr_grid)]
     unusable = [f"- {r.optimizer} {r.model}/{r.dataset}: {r.unusable}" for r in selection.itertuples() if r.unusable]
     if unusable:
@@ -134,6 +164,7 @@ def paper_table(records: pd.DataFrame, layout: Layout, at: str = "paper") -> Tab
                      zip(records["optimizer"], records["model"], records["dataset"])]]
     if len(extra):
         parts += ["", "Also run (not in the paper's table):", "", generic_table(extra, at, heading=False).markdown]
+    parts += ["", STATS_LEGEND.format(baseline=baseline or "none"), "", _markdown(header, stat_grid)]
     return Table("\n".join(parts) + "\n", frame)
 
 
@@ -143,20 +174,25 @@ def generic_table(records: pd.DataFrame, at: str = "final", heading: bool = True
     metric = records["metric"].iloc[0]
     info = metric_info(records, metric)
     unit = printed_unit(info)
-    stats = aggregate(records, f"test_{metric}", at)
+    selection = select_best_lr(records)
+    stats = aggregate(records, f"test_{metric}", at, selection)
+    compared = compare_cells(records, f"test_{metric}", at, selection, lambda v: to_unit(v, info, unit))
     optimizers = sorted(stats["optimizer"].unique())
-    grid, long_rows = [], []
+    grid, long_rows, stat_grid = [], [], []
     for (model, dataset), _ in stats.groupby(["model", "dataset"], sort=True):
-        cells = []
+        cells, stat_cells = [], []
         for opt in optimizers:
             ours = _ours(stats, {"optimizer": opt, "model": model, "dataset": dataset, "metric": metric}, unit, info)
+            st = lookup(compared, None, opt, model, dataset)
             lr_text = f"lr {ours['lr']:g}" + (f", n={ours['n_seeds']}" if ours["n_seeds"] > 1 else "")
-            cells.append(f"{ours['text']} ({lr_text})" if ours["status"] == "ok" else ours["text"])
+            cells.append(f"{ours['text']}{_marks(st)} ({lr_text})" if ours["status"] == "ok" else ours["text"])
+            stat_cells.append("; ".join(t for t in (ci_text(st, unit), vs_base_text(st, unit)) if t) or MISSING)
             long_rows.append({"experiment": records["experiment"].iloc[0], "optimizer": opt, "model": model,
                               "dataset": dataset, "metric": metric, "unit": unit, "at": at, "status": ours["status"],
                               "lr": ours["lr"], "n_seeds": ours["n_seeds"], "ours": ours["ours"],
-                              "ours_std": ours["ours_std"], "unusable_lrs": ours["unusable"]})
+                              "ours_std": ours["ours_std"], **_stat_columns(st), "unusable_lrs": ours["unusable"]})
         grid.append([f"{model} / {dataset}", *cells])
+        stat_grid.append([f"{model} / {dataset}", *stat_cells])
     unit_text = _unit_text(metric, unit)
     parts = []
     if heading:
@@ -164,6 +200,9 @@ def generic_table(records: pd.DataFrame, at: str = "final", heading: bool = True
                   f"Mean ± std over seeds at the learning rate with the best mean validation {metric} "
                   f"(validation-best epoch of each run); {_at_text(at)}.", ""]
     parts.append(_markdown(["model / dataset", *optimizers], grid))
+    baseline = compared["baseline"].iloc[0] if len(compared) else None
+    parts += ["", STATS_LEGEND.format(baseline=baseline or "none"), "",
+              _markdown(["model / dataset", *optimizers], stat_grid)]
     return Table("\n".join(parts) + "\n", pd.DataFrame(long_rows))
 
 
@@ -179,20 +218,34 @@ def render_summary(records: pd.DataFrame, at: str = "final") -> str:
         descending = exp_records["mode"].iloc[0] == "max"
         stats = stats.assign(_key=stats["val_mean"] * (-1 if descending else 1))
         stats = stats.sort_values(["model", "dataset", "_key", "optimizer"], na_position="last", kind="stable")
+        speed = speed_frame(exp_records).set_index(["model", "dataset", "optimizer"])
         unit_text = _unit_text(metric, unit)
         rows = []
         for r in stats.itertuples():
+            hit = speed.loc[(r.model, r.dataset, r.optimizer)] if (r.model, r.dataset, r.optimizer) in speed.index else None
             ok = r.status == "ok"
             val = _fmt(to_unit(r.val_mean, info, unit), unit, std_to_unit(r.val_std, info, unit))
             test = _fmt(to_unit(r.mean, info, unit), unit, std_to_unit(r.std, info, unit))
             rows.append([f"{r.model} / {r.dataset}", r.optimizer, f"{r.lr:g}" if ok else MISSING,
-                         val if ok else r.status, test if ok else r.status, r.status_counts])
+                         val if ok else r.status, test if ok else r.status, *_speed_cells(hit), r.status_counts])
         header = ["model / dataset", "optimizer", "best lr", f"val {metric}{unit_text}", f"test {metric}{unit_text}",
-                  "cells"]
+                  "epochs to target", "time to target (s)", "cells"]
         parts += [f"### {experiment}: summary", "",
                   f"Best lr by mean validation {metric} (validation-best epoch); val: that mean; test: "
-                  f"{_at_text(at).replace('test value ', '')}; mean ± std over seeds.", "", _markdown(header, rows), ""]
+                  f"{_at_text(at).replace('test value ', '')}; mean ± std over seeds. Target: {TARGET_FRACTION} × "
+                  f"the best final validation {metric} among the optimizers (÷ {TARGET_FRACTION} where lower is "
+                  f"better); epochs trained and wall seconds until the seed-mean validation curve reaches it "
+                  f"(`never`: not reached).", "", _markdown(header, rows), ""]
     return "\n".join(parts)
+
+
+def _speed_cells(hit) -> list[str]:
+    if hit is None:
+        return [MISSING, MISSING]
+    epochs, wall = float(hit["epochs_to_target"]), float(hit["time_to_target"])
+    if not math.isfinite(epochs):
+        return ["never", "never"]
+    return [f"{epochs:g}", f"{wall:.4g}" if math.isfinite(wall) else MISSING]
 
 
 def experiment_layout(records: pd.DataFrame) -> tuple[Layout | None, str]:

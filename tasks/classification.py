@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from tasks.base import SPLITS, OptimizerFactory, SchedulerFactory, Task
 from tasks.metric import ACCURACY, TOP5
+from tasks.param_groups import has_group_option, spherical_param_groups
 
 
 class ClassificationModule(Task):
@@ -47,6 +48,23 @@ class ClassificationModule(Task):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
+
+    def configure_optimizers(self):
+        """The base's single optimizer; for one with a per-group ``spherical`` option (AdaRem-S)
+        only the scale-invariant weights (conv/linear feeding a BatchNorm) are spherical
+        (:mod:`tasks.param_groups`) and the split is stored in the record (``extras.spherical``)."""
+        config = super().configure_optimizers()
+        optimizer = config if isinstance(config, torch.optim.Optimizer) else config["optimizer"]
+        if not has_group_option(optimizer, "spherical"):
+            return config
+        groups, self._spherical_info = spherical_param_groups(self.model)
+        optimizer = self.optimizer_factory(groups, "model")
+        scheduler = self.scheduler_factory(optimizer) if self.scheduler_factory else None
+        return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def record_extras(self):
+        info = getattr(self, "_spherical_info", None)
+        return {"spherical": info} if info else None
 
     # --- training -------------------------------------------------------------------
     def on_train_epoch_start(self) -> None:

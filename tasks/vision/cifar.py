@@ -242,6 +242,24 @@ class CIFARDataModule(TaskData):
                 f"fetch {self.spec.cls.url} yourself and extract it into that directory"
             ) from exc
 
+    def preflight(self) -> list[str]:
+        """Every file present and starting like a pickle (no MD5, no loading): one line per problem.
+
+        With ``download=True`` a missing data set is fine (``prepare_data`` fetches it).
+        """
+        try:
+            folder = check_cifar_files(self.data_dir, self.variant, verify_md5=False)
+        except DataNotFoundError as exc:
+            return [] if self.download else [str(exc)]
+        for name, _ in self.spec.files:
+            with (folder / name).open("rb") as fh:
+                head = fh.read(2)
+            if len(head) < 2 or head[0] != 0x80:  # pickle protocol >= 2 starts with PROTO (0x80)
+                return [f"{self.spec.title} file '{(folder / name).resolve()}' is not a pickled CIFAR batch "
+                        f"(corrupt or not the official release): delete '{folder.resolve()}' and rerun with "
+                        f"dataset.download=true"]
+        return []
+
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return

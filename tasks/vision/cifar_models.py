@@ -44,9 +44,10 @@ def _use_imagenet_stem(input_shape: Sequence[int] | None, stem: str) -> bool:
 
 # --- VGG ------------------------------------------------------------------------------
 class VGG(nn.Module):
-    """Conv3x3-BN-ReLU stacks with max-pooling, then one linear layer on the 512-d feature."""
+    """Conv3x3-BN-ReLU stacks with max-pooling, then ``fc_hidden`` Linear-ReLU layers (none by
+    default: one linear layer on the 512-d feature) and the linear classifier."""
 
-    def __init__(self, cfg: Sequence[int | str], num_classes: int) -> None:
+    def __init__(self, cfg: Sequence[int | str], num_classes: int, fc_hidden: Sequence[int] = ()) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = 3
@@ -57,18 +58,31 @@ class VGG(nn.Module):
                 layers += [nn.Conv2d(channels, int(v), 3, padding=1), nn.BatchNorm2d(int(v)), nn.ReLU(inplace=True)]
                 channels = int(v)
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Linear(channels, num_classes)
+        head: list[nn.Module] = []
+        for width in fc_hidden:
+            head += [nn.Linear(channels, int(width)), nn.ReLU(inplace=True)]
+            channels = int(width)
+        head.append(nn.Linear(channels, num_classes))
+        self.classifier = head[0] if len(head) == 1 else nn.Sequential(*head)
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.adaptive_avg_pool2d(self.features(x), 1)  # 1x1 already at 32 px: identity there
         return self.classifier(torch.flatten(x, 1))
 
 
-def vgg16(num_classes: int = 10, input_shape: Sequence[int] | None = None, stem: str = "auto") -> nn.Module:
-    """VGG-16-BN, CIFAR layout (Padam code); torchvision ``vgg16_bn`` for ImageNet-size inputs."""
+def vgg16(num_classes: int = 10, input_shape: Sequence[int] | None = None, stem: str = "auto",
+          fc_hidden: Sequence[int] = ()) -> nn.Module:
+    """VGG-16-BN, CIFAR layout (Padam code); torchvision ``vgg16_bn`` for ImageNet-size inputs.
+
+    ``fc_hidden=(512, 512)`` is the Padam paper's variant (App. C.2, footnote 7: the two ending
+    fully connected layers cut from 2048 to 512 nodes, then the softmax classifier); the
+    official code, the default, has the classifier alone.
+    """
     if _use_imagenet_stem(input_shape, stem):
+        if fc_hidden:
+            raise ValueError("model.fc_hidden applies to the CIFAR VGG-16 only (ImageNet uses torchvision vgg16_bn)")
         return imagenet_models.vgg16_bn(num_classes)
-    return VGG(VGG16_CFG, num_classes)
+    return VGG(VGG16_CFG, num_classes, fc_hidden)
 
 
 class KerasVGG16(nn.Module):

@@ -126,6 +126,14 @@ class ImageNetDataModule(TaskData):
         if self.download:
             raise ValueError(f"dataset.download=true is not supported for ImageNet; {FIX}")
 
+    def preflight(self) -> list[str]:
+        """``train/`` and ``val/`` present with class folders (no image is decoded)."""
+        try:
+            check_imagefolder(self.data_dir)
+        except DataNotFoundError as exc:
+            return [str(exc)]
+        return []
+
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -34,12 +35,53 @@ CASES = [
     # an image model on the default flat digits vectors: caught at plan time, fitting datasets named
     ("optimizer=rame model=vgg16", ["model=vgg16", "dataset=digits", "[64]", "cifar10, cifar100, imagenet"]),
     ("model=resnet20 dataset=rosenbrock", ["model=resnet20", "dataset=rosenbrock", "cifar10"]),
+    # schedules: every argument checked at plan time
+    ("schedule=multistep schedule.milestones=[abc]", ["schedule.milestones=['abc']", "integers >= 1"]),
+    ("schedule=multistep schedule.milestones=[0,5]", ["schedule.milestones", "integers >= 1"]),
+    ("schedule=multistep schedule.milestones=[150,100]", ["schedule.milestones", "strictly increasing"]),
+    ("schedule=multistep schedule.gamma=0", ["schedule.gamma=0", "(0, 1]"]),
+    ("schedule=step schedule.gamma=1.5", ["schedule.gamma=1.5", "(0, 1]"]),
+    ("schedule=step schedule.step_size=0", ["schedule.step_size=0", ">= 1"]),
+    ("schedule=piecewise schedule.factors=[0.1,2,0.1,0.1]", ["schedule.factors", "(0, 1]"]),
+    ("schedule=piecewise schedule.factors=[0.1]", ["schedule.factors", "one factor per milestone (4)"]),
+    ("schedule=constant schedule.factor=-1", ["schedule.factor=-1", "(0, 1]"]),
+    ("schedule=cosine schedule.eta_min=-1", ["schedule.eta_min=-1", ">= 0"]),
+    ("+schedule.warmup_steps=-5", ["schedule.warmup_steps=-5", ">= 0"]),
+    ("+schedule.warmup_steps=2.5", ["schedule.warmup_steps=2.5", "integer"]),
+    ("schedule.interval=batch", ["schedule.interval='batch'", "epoch, step"]),
+    # unknown options of any config group, Hydra's own included
+    ("hydra/launcher=nosuch", ["hydra/launcher=nosuch", "choose one of", "basic", "local", "slurm"]),
+    ("hydra/sweeper=nosuch", ["hydra/sweeper=nosuch", "choose one of", "optbench"]),
+    ("hydra/nosuch=x", ["hydra/nosuch", "unknown config group"]),
+    ("trainer=nosuch", ["trainer=nosuch", "choose one of", "cpu", "gpu"]),
+    ("logger=nosuch", ["logger=nosuch", "csv", "wandb"]),
+    ("schedule=nosuch", ["schedule=nosuch", "multistep", "cosine"]),
+    # preflight: data files, before any cell (exit 2, not one failed record per cell)
+    ("dataset=cifar10 model=resnet18 paths.data=/nonexistent",
+     ["CIFAR-10 not found", "/nonexistent/cifar-10-batches-py", "paths.data=DIR", "dataset.download=true"]),
+    ("dataset=cifar100 model=resnet18 paths.data=/nonexistent", ["CIFAR-100 not found", "/nonexistent/cifar-100-python"]),
+    ("dataset=imagenet model=resnet18 paths.data=/nonexistent", ["ImageNet not found", "/nonexistent/imagenet/train",
+                                                                 "image-net.org"]),
+    ("experiment=padam_table1 +smoke=true paths.data=/nonexistent", ["CIFAR-10 not found", "/nonexistent"]),
 ]
 
 
-@pytest.fixture
-def finished_cell(runs: Path) -> Path:
+def tree(root: Path) -> dict[Path, bytes | None]:
+    """Every path under ``root`` with its bytes (``None`` for a directory)."""
+    return {p: (p.read_bytes() if p.is_file() else None) for p in root.rglob("*")}
+
+
+@pytest.fixture(scope="module")
+def _finished_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runs = tmp_path_factory.mktemp("finished") / "runs"
     assert run_bench("optimizer=sgd", "lr=0.1", f"paths.runs={runs}", "epochs=1") == 0
+    return runs
+
+
+@pytest.fixture
+def finished_cell(runs: Path, _finished_runs: Path) -> Path:
+    """A runs tree holding one finished cell (trained once per module, copied per test)."""
+    shutil.copytree(_finished_runs, runs, dirs_exist_ok=True)
     return next(runs.rglob("record.json"))
 
 
@@ -47,7 +89,7 @@ def finished_cell(runs: Path) -> Path:
 def test_bad_input_one_line_and_nothing_written(
     override: str, words: list[str], runs: Path, finished_cell: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file() and "_hydra" not in p.parts}
+    before = tree(runs)
     capsys.readouterr()
     rc = run_bench(*override.split(), f"paths.runs={runs}", "epochs=1" if "epochs" not in override else "seed=0")
     out = capsys.readouterr()
@@ -57,6 +99,6 @@ def test_bad_input_one_line_and_nothing_written(
     assert lines[0].startswith("bench: error: ")
     for word in words:
         assert word in lines[0], (word, lines[0])
-    after = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file() and "_hydra" not in p.parts}
-    assert after == before
+    assert "Traceback" not in out.err + out.out
+    assert tree(runs) == before  # byte-identical: no file or directory created, changed or removed
     assert len(records(runs)) == 1

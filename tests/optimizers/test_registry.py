@@ -14,7 +14,7 @@ import optimizers
 from optimizers import REGISTRY
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "optimizer"
-NAMES = ["rame", "padam", "adamomentum", "adarem", "adarems", "adal", "yogi", "adabound", "adabelief", "nosadam"]
+NAMES = ["rame", "padam", "adamomentum", "adarem", "adarems", "adal", "yogi", "adabound", "adabelief", "nosadam", "shb"]
 CONFIGS = NAMES + ["amsbound"]
 METADATA = {"name", "lr_grid"}
 

@@ -48,3 +48,27 @@ def test_bad_tables_are_rejected(milestones, factors, match) -> None:
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match=match):
         PiecewiseConstantLR(opt, milestones, factors)
+
+
+def test_inverse_sqrt_warmup_then_decay_and_resume() -> None:
+    from optimizers.schedules import InverseSqrtLR
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.5e-3)
+    sched = InverseSqrtLR(opt, warmup_updates=8000, warmup_init_lr=1e-7)
+    assert opt.param_groups[0]["lr"] == 1e-7  # update 0 runs at the initial lr, as fairseq
+    hand = {4000: 1e-7 + 4000 * (1.5e-3 - 1e-7) / 8000, 8000: 1.5e-3, 32000: 1.5e-3 * 0.5}
+    for step, lr in hand.items():
+        assert abs(sched.lr_at(1.5e-3, step) - lr) < 1e-15
+    for _ in range(10):
+        opt.step()
+        sched.step()
+    other_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.5e-3)
+    other = InverseSqrtLR(other_opt, warmup_updates=8000, warmup_init_lr=1e-7)
+    other.load_state_dict(sched.state_dict())
+    other_opt.step()
+    other.step()
+    opt.step()
+    sched.step()
+    assert other_opt.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == sched.lr_at(1.5e-3, 11)
+    with pytest.raises(ValueError, match="warmup_updates"):
+        InverseSqrtLR(opt, warmup_updates=-1)

@@ -101,14 +101,15 @@ def test_experiment_shorthand_renders_real_runner_records(runs: Path, capsys) ->
     capsys.readouterr()
     assert main(["quickstart", "--runs", str(runs)]) == 0
     out = capsys.readouterr().out
-    header = "| model / dataset | optimizer | best lr | val acc (%) | test acc (%) | cells |"
+    header = ("| model / dataset | optimizer | best lr | val acc (%) | test acc (%) | epochs to target "
+              "| time to target (s) | cells |")
     assert header in out
     rows = [line for line in out.splitlines() if line.startswith("| mlp / digits | ")]
-    assert len(rows) == 1 + 2  # the generic grid row + one summary row per optimizer
-    assert all(row.endswith("| 2 ok |") for row in rows[1:])
+    assert len(rows) == 1 + 1 + 2  # the generic grid row, its statistics row, one summary row per optimizer
+    assert all(row.endswith("| 2 ok |") for row in rows[2:])
     produced = sorted(p.name for p in (runs / "quickstart" / "_results").iterdir())
-    assert produced == ["curves_mlp_digits.png", "sensitivity.csv", "sensitivity_mlp_digits.png", "table.csv",
-                        "table.md"]
+    assert produced == ["curves_mlp_digits.png", "profile.csv", "profile.png", "sensitivity.csv",
+                        "sensitivity_mlp_digits.png", "speed.csv", "table.csv", "table.md", "tuning.csv", "tuning.png"]
 
 
 def test_toy_records_get_trajectory_plots_in_the_subcommand_and_the_report(runs: Path, tmp_path: Path) -> None:

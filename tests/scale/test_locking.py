@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -55,9 +57,15 @@ def test_cell_locked_by_another_process_is_skipped(runs: Path, capsys: pytest.Ca
     other = CellLock(cell_dir, launch_id="other-launch")
     assert other.acquire()
     try:
-        assert run_bench(*args) == 1  # the cell is not ok: another process has it
+        # another launch has the cell: a normal outcome of a shared sweep, reported with its holder, exit 0
+        assert run_bench(*args) == 0
+        err = capsys.readouterr().err
+        assert "1 cell(s): 1 running elsewhere" in err, err
+        assert f"running elsewhere: {cell_dir} (pid {os.getpid()} on {socket.gethostname()}" in err, err
+        assert other.held  # the summary's probe did not take the lock from its holder
     finally:
         other.release()
+    assert run_bench(*args, "--dry-run") == 0 and "running elsewhere" not in capsys.readouterr().err
     assert not (cell_dir / "record.json").exists() and not (cell_dir / "last.ckpt").exists()
     assert run_bench(*args) == 0  # released: now it runs
     assert read_record(cell_dir)["status"] == "ok"
@@ -79,7 +87,7 @@ def test_two_launches_of_one_sweep_at_once(tmp_path: Path) -> None:
     text = "".join(log.read_text() for log in logs)
     trained = Counter(re.findall(r"- run    sgd mlp/digits lr=(\S+) ", text))
     assert trained == Counter({"0.05": 1, "0.04": 1, "0.03": 1, "0.02": 1}), text[-3000:]  # each cell once
-    assert "trains it; skipped" in text  # the launches did meet on a cell
+    assert "running elsewhere" in text  # the launches did meet on a cell
     assert 0 in codes  # the launch that finished last saw every cell ok
     recs = records(runs)
     assert len(recs) == 4

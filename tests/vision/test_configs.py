@@ -14,7 +14,7 @@ from tasks.vision.cifar import CIFARDataModule
 from tasks.vision.imagenet import ImageNetDataModule
 from tests.conftest import REPO, records, run_bench
 
-CIFAR_MODELS = ["vgg16", "vgg16_keras", "resnet18", "resnet34", "resnet20", "resnet20_keras", "wrn16_4", "densenet121", "mlp_keras"]
+CIFAR_MODELS = ["vgg16", "vgg16_paper", "vgg16_keras", "resnet18", "resnet34", "resnet20", "resnet20_keras", "wrn16_4", "densenet121", "mlp_keras"]
 IMAGENET_MODELS = ["resnet18", "resnet50", "vgg16_bn", "mobilenet_v2", "mobilenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x0_5"]
 
 
@@ -84,8 +84,19 @@ def test_smoke_cell_end_to_end(cifar_root: Path, runs: Path, model: str, dataset
         assert 0 <= entry[key] < 10, key
 
 
-def test_missing_cifar_fails_the_cell_with_the_fix_in_the_record(tmp_path: Path, runs: Path) -> None:
-    assert run_bench("model=resnet20", "dataset=cifar10", "lr=0.05", "epochs=1", f"paths.data={tmp_path}", f"paths.runs={runs}") != 0
-    [rec] = records(runs)
-    assert rec["status"] == "failed"
-    assert "DataNotFoundError" in rec["error"] and "dataset.download=true" in rec["error"]
+def test_missing_cifar_stops_the_launch_with_the_fix(tmp_path: Path, runs: Path, capsys) -> None:
+    """Caught by the plan-time preflight: exit 2 and one line, not one failed record per cell."""
+    assert run_bench("model=resnet20", "dataset=cifar10", "lr=0.05", "epochs=1", f"paths.data={tmp_path}", f"paths.runs={runs}") == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "CIFAR-10 not found" in line and str(tmp_path / "cifar-10-batches-py") in line and "dataset.download=true" in line
+    assert records(runs) == []
+
+
+def test_vgg16_paper_variant_adds_two_512_node_fc_layers() -> None:
+    """Padam App. C.2 / footnote 7: two 512-node FC layers before the classifier; the code's VGG has none."""
+    code = build(composed("model=vgg16", "dataset=cifar10").model)
+    paper = build(composed("model=vgg16_paper", "dataset=cifar10").model)
+    assert n_params(paper) - n_params(code) == 2 * (512 * 512 + 512)
+    widths = [(m.in_features, m.out_features) for m in paper.classifier if isinstance(m, nn.Linear)]
+    assert widths == [(512, 512), (512, 512), (512, 10)]
+    assert isinstance(code.classifier, nn.Linear)

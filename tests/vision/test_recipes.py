@@ -15,9 +15,11 @@ from tests.vision.conftest import tiny_cifar_arrays, write_image_folder
 
 EXPERIMENTS = REPO / "conf" / "experiment"
 VISION_RECIPES = ["padam_table1", "padam_table2", "padam_table4", "adamomentum_table3", "adamomentum_table4",
-                  "adal_cifar", "rame_vgg16", "rame_resnet20", "rame_mlp", "adarem_table1", "adarem_table2"]
-IMAGENET_RECIPES = {"padam_table2", "adamomentum_table4", "adarem_table1", "adarem_table2"}
+                  "adal_cifar", "rame_vgg16", "rame_resnet20", "rame_mlp", "adarem_table1", "adarem_table2",
+                  "adarem_figure2", "adarem_figure2_cifar", "padam_figure1"]
+IMAGENET_RECIPES = {"padam_table2", "adamomentum_table4", "adarem_table1", "adarem_table2", "adarem_figure2"}
 TOY_RECIPES = ["toy_adamomentum", "toy_adal"]
+OTHER_RECIPES = ["rame_coco"]  # tested with their task: tests/segmentation/test_recipe.py
 
 
 def _yaml(name: str) -> dict:
@@ -43,7 +45,9 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_paper_experiment_is_covered_here() -> None:
     reproducing = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml") if (_yaml(p.stem) or {}).get("reproduces"))
-    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES)
+    from tests.translation.test_recipe import RECIPES as TRANSLATION_RECIPES
+
+    assert reproducing == sorted(VISION_RECIPES + TOY_RECIPES + list(TRANSLATION_RECIPES) + OTHER_RECIPES)
 
 
 # (recipe, overrides picking one cell, expected values read off the paper text)
@@ -62,17 +66,30 @@ PAPER_FACTS = [
       "module.label_smoothing": 0.1, "model.growth_rate": 12, "model.name": "densenet121",
       "optimizer.weight_decay": 5e-4, "optimizer.eps": 1e-8, "seeds": [0, 1, 2, 3, 4]}),
     ("adamomentum_table4", ["optimizer=adamomentum"],
-     {"epochs": 90, "schedule.name": "cosine", "optimizer.weight_decay": 5e-2}),
-    ("adamomentum_table4", ["optimizer=adabelief"], {"optimizer.weight_decay": 1e-2}),
+     {"epochs": 90, "schedule.name": "cosine", "optimizer.weight_decay": 5e-2,
+      "optimizer.decoupled_weight_decay": True}),  # AdamW-scale values, as the AdaBelief ImageNet code
+    ("adamomentum_table4", ["optimizer=adabelief"], {"optimizer.weight_decay": 1e-2, "optimizer.weight_decouple": True}),
     ("adamomentum_table4", ["optimizer=sgd"], {"optimizer.weight_decay": 5e-4}),
     ("adal_cifar", ["model=densenet121", "dataset=cifar100", "optimizer=adal"],
      {"epochs": 150, "dataset.batch_size": 128, "schedule.milestones": [50, 100], "schedule.gamma": 0.1,
       "optimizer.weight_decay": 5e-4, "optimizer.betas": [0.9, 0.999]}),
     ("rame_vgg16", ["optimizer=rame_q0125"], {"optimizer.q": 0.125, "optimizer.beta": 0.9, "optimizer.xi": 0.0}),
     ("rame_mlp", ["optimizer=rame"], {"optimizer.q": 0.25, "dataset.augment": False, "model.hidden": [1024, 512, 512]}),
+    # the Keras MLP file's nb_epoch = 200; RAME's heavy ball keeps the lr inside the momentum (optimizers.SHB)
+    ("rame_mlp", ["optimizer=shb"], {"epochs": 200, "optimizer._target_": "optimizers.SHB", "optimizer.momentum": 0.9}),
+    ("rame_vgg16", ["optimizer=shb"], {"optimizer._target_": "optimizers.SHB", "optimizer.weight_decay": 1e-3}),
+    ("rame_resnet20", ["optimizer=shb"], {"optimizer._target_": "optimizers.SHB", "schedule.milestones": [81, 121, 161, 181]}),
     ("adarem_table1", ["model=shufflenet_v2_x0_5", "optimizer=adarems"],
      {"epochs": 100, "schedule.name": "cosine", "dataset.batch_size": 1024, "optimizer.decay": 0.999}),
     ("adarem_table2", ["optimizer=rmsprop"], {"module.topk": [1, 5]}),
+    # Padam Fig. 1: the p grid of Sec. 5 on ResNet-18, Table 1's schedule
+    ("padam_figure1", ["dataset=cifar100", "optimizer.partial=0.0625"],
+     {"optimizer.partial": 0.0625, "optimizer._target_": "optimizers.Padam", "model.name": "resnet18", "epochs": 200,
+      "schedule.milestones": [100, 150], "dataset.name": "cifar100"}),
+    ("adarem_figure2", ["optimizer=adarem"],
+     {"probes": ["oscillation"], "optimizer.decay": 0.999, "dataset.batch_size": 1024, "epochs": 100}),
+    ("adarem_figure2_cifar", ["optimizer=adam"], {"probes": ["oscillation"], "dataset.name": "cifar10"}),
+    ("adal_cifar", ["optimizer=adal"], {"probes": ["grad_norm"]}),
 ]
 
 
@@ -86,6 +103,30 @@ def test_recipe_settings_are_the_papers(recipe: str, cell: list[str], facts: dic
         got = OmegaConf.select(cfg, key)
         got = OmegaConf.to_container(got) if OmegaConf.is_config(got) else got
         assert got == (pytest.approx(want) if isinstance(want, float) else want), key
+
+
+def test_rame_resnet20_schedule_is_the_keras_lr_schedule() -> None:
+    """Keras' cifar10_resnet.py: lr *= 0.1/0.01/0.001/0.0005 when epoch > 80/120/160/180 (0-based epoch)."""
+    import torch
+
+    from optimizers.schedules import PiecewiseConstantLR
+
+    def keras(epoch: int) -> float:
+        for bound, factor in ((180, 0.5e-3), (160, 1e-3), (120, 1e-2), (80, 1e-1)):
+            if epoch > bound:
+                return factor
+        return 1.0
+
+    sched = _yaml("rame_resnet20")["schedule"]
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    lr = PiecewiseConstantLR(opt, sched["milestones"], sched["factors"])
+    ours = []
+    for _ in range(200):
+        ours.append(opt.param_groups[0]["lr"])
+        opt.step()
+        lr.step()
+    assert ours == pytest.approx([keras(e) for e in range(200)])
+    assert ours[80] == 1.0 and ours[81] == pytest.approx(0.1)
 
 
 LRS = {
@@ -134,7 +175,7 @@ def test_one_padam_cell_per_model_runs_and_its_table_renders(data_root: Path, ru
         ("padam", "resnet18"), ("sgd", "resnet18")]
     assert all(r["status"] == "ok" and len(r["history"]) == 1 for r in recs)
     capsys.readouterr()
-    assert results_main(["table", "padam_table1", "--runs", str(runs)]) in (0, None)
+    assert results_main(["table", "padam_table1", "--runs", str(runs), "--smoke"]) in (0, None)
     out = capsys.readouterr().out
     resnet = next(line for line in out.splitlines() if line.startswith("| ResNet"))
     assert "94.94" in resnet and "95.00" in resnet  # published Padam and SGDM ResNet-18 beside ours
@@ -161,10 +202,30 @@ def test_adamomentum_table3_renders_seed_mean_and_std_beside_the_papers(data_roo
     recs = records(runs, "adamomentum_table3")
     assert sorted(r["identity"]["seed"] for r in recs) == [0, 1] and all(r["status"] == "ok" for r in recs)
     capsys.readouterr()
-    assert results_main(["table", "adamomentum_table3", "--runs", str(runs)]) in (0, None)
+    assert results_main(["table", "adamomentum_table3", "--runs", str(runs), "--smoke"]) in (0, None)
     out = capsys.readouterr().out
     vgg = next(line for line in out.splitlines() if line.startswith("| VGGNet-16"))
     ours = [100 * r["final"]["test_acc"] for r in recs]
     mean = sum(ours) / 2
     assert f"{mean:.2f} ± " in vgg  # ours: mean ± std over the two seeds
     assert "94.80 ± 0.10" in vgg  # the published AdaMomentum VGG-16 value beside it
+
+
+@pytest.mark.slow
+def test_report_over_the_smoke_records_of_every_recipe(data_root: Path, tmp_path: Path) -> None:
+    """Every recipe's smoke cells in one runs folder, then `results report`: each experiment gets its
+    table with the statistics grid, tuning-cost and profile figures, and the index the overall profile."""
+    from results.__main__ import main as results_main
+
+    runs, out = tmp_path / "runs", tmp_path / "report"
+    for recipe in VISION_RECIPES:
+        assert run_bench(*_smoke_args(recipe, data_root, runs)) == 0, recipe
+    for recipe in TOY_RECIPES:
+        assert run_bench(f"experiment={recipe}", "+smoke=true", "epochs=2", f"paths.runs={runs}") == 0, recipe
+    assert results_main(["report", "--smoke", "--runs", str(runs), "--out", str(out)]) == 0
+    for recipe in VISION_RECIPES + TOY_RECIPES:
+        for name in ("table.md", "tuning.png", "tuning.csv", "profile.png", "speed.csv"):
+            assert (out / recipe / name).stat().st_size > 0, (recipe, name)
+        assert "Statistics: 0.95 confidence interval" in (out / recipe / "table.md").read_text(), recipe
+    index = (out / "index.md").read_text()
+    assert "## Performance profile (all workloads)" in index and (out / "profile.png").stat().st_size > 0
