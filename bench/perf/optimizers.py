@@ -48,6 +48,7 @@ OUR_KWARGS: dict[str, dict] = {
     "amsbound": {"lr": 1e-3, "amsbound": True},
     "adabelief": {"lr": 1e-3},
     "nosadam": {"lr": 1e-3},
+    "shb": {"lr": 0.1},
 }
 CLASS_OF = {"amsbound": "adabound", "padam-noams": "padam"}
 # Optimizers whose step has a per-tensor reduction (not purely element-wise).
