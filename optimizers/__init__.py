@@ -3,6 +3,10 @@
     from optimizers import Padam
     opt = Padam(model.parameters(), lr=0.1, partial=0.125)
 
+Every class takes ``foreach=None`` (default: per-tensor path on CPU, multi-tensor path on
+CUDA; ``True``/``False`` force one) and ``compile=False`` (``True``: one ``torch.compile``d
+graph per param group, see ``optimizers._base.BaseOptimizer``).
+
 ``REGISTRY`` maps lowercase names to classes. Optimizers that torch.optim already has
 (SGD with momentum, whose lr sits outside the momentum; RAME's heavy ball is ``SHB``; Adam, AMSGrad = ``Adam(amsgrad=True)``, AdamW, RMSprop, NAdam, RAdam)
 are used from torch through config, not reimplemented here. AMSBound is

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Sequence
+import types
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -94,6 +95,11 @@ def check_common(group: dict[str, Any]) -> None:
     group["lr"] = check_real("lr", group["lr"], low=0.0)
     group["weight_decay"] = check_real("weight_decay", group["weight_decay"], low=0.0)
     group["foreach"] = check_optional_bool("foreach", group.get("foreach"))
+    group["compile"] = check_bool("compile", group.get("compile", False))
+    if group["compile"] and group["foreach"] is not None:
+        raise ValueError(
+            f"Invalid foreach: {group['foreach']!r} with compile=True; allowed: None (the compiled step has its own kernels)"
+        )
 
 
 def check_adam_common(group: dict[str, Any]) -> None:
@@ -156,6 +162,32 @@ def abs_max(t: Tensor) -> Tensor:
     return torch.maximum(high, low.neg())
 
 
+CHUNK = 1 << 16
+"""Elements per slice in :func:`chunks`: 64Ki float32 = 256 KiB, so a slice of each operand
+and the scratch buffers stay in a core's L2 cache across the several ops of one step."""
+
+
+def chunks(*tensors: Tensor, size: int | None = None) -> Iterator[tuple[Tensor, ...]]:
+    """Yield matching 1-D slices of same-shape tensors, ``size`` (default :data:`CHUNK`) elements at a time.
+
+    A cache-blocking aid for the per-tensor path: an update of several element-wise ops run
+    slice by slice touches main memory about once per operand instead of once per op (on the
+    2-core dev VM this took AdaRem-S from 0.88x to 0.68x of Adam-foreach at 1 thread). Only at
+    one intra-op thread: with more, each op on a slice is a parallel region of its own, and
+    beside busy neighbours every region waits for a descheduled sibling thread (AdaRem at 2
+    threads, sliced: 1.8-5.3x Adam-foreach). Small or non-contiguous tensors, and all tensors
+    at more than one thread, are yielded whole. Only for element-wise work: a reduction over
+    the tensor must be taken outside the loop.
+    """
+    n, size = tensors[0].numel(), size or CHUNK
+    if n <= size or torch.get_num_threads() > 1 or not all(t.is_contiguous() for t in tensors):
+        yield tensors
+        return
+    flat = [t.view(-1) for t in tensors]
+    for start in range(0, n, size):
+        yield tuple(f[start : start + size] for f in flat)
+
+
 def zeros_like(p: Tensor) -> Tensor:
     return torch.zeros_like(p, memory_format=torch.preserve_format)
 
@@ -178,6 +210,15 @@ def adam_step_size(group: dict[str, Any], step: int) -> float:
     """``lr * sqrt(1 - beta2**t) / (1 - beta1**t)``: Adam's bias corrections folded into the step."""
     beta1, beta2 = group["betas"]
     return group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+
+
+def adam_folded_scalars(group: dict[str, Any], step: int) -> tuple[float, float]:
+    """``(step_size, eps')`` for ``x -= step_size * m / (sqrt(v) + eps')``, Adam's update with its
+    bias corrections folded into scalars: ``lr/c1 * m/(sqrt(v)/c2 + eps) = (lr*c2/c1) * m/(sqrt(v) + eps*c2)``
+    with ``c1 = 1 - beta1**t``, ``c2 = sqrt(1 - beta2**t)`` (one tensor pass fewer than dividing by ``c2``)."""
+    beta1, beta2 = group["betas"]
+    c2 = math.sqrt(1 - beta2**step)
+    return group["lr"] * c2 / (1 - beta1**step), group["eps"] * c2
 
 
 def adam_moments_(
@@ -223,13 +264,76 @@ def foreach_with_l2(params: list[Tensor], grads: list[Tensor], weight_decay: flo
     return grads
 
 
-def foreach_adam_denom(seconds: list[Tensor], eps: float, bias_correction2_sqrt: float | None = None) -> list[Tensor]:
-    """New tensors ``sqrt(v) [/ bias_correction2_sqrt] + eps``."""
+def foreach_adam_denom(seconds: list[Tensor], eps: float) -> list[Tensor]:
+    """New tensors ``sqrt(v) + eps`` (see :func:`adam_folded_scalars` for the bias correction)."""
     denom = torch._foreach_sqrt(seconds)
-    if bias_correction2_sqrt is not None:
-        torch._foreach_div_(denom, bias_correction2_sqrt)
     torch._foreach_add_(denom, eps)
     return denom
+
+
+# ----------------------------------------------------------------------------- compiled path
+# One loop over the tensors of a bucket; dynamo unrolls it into one graph whose inputs are the
+# tensors themselves plus a vector of step scalars, so nothing a step changes (lr, step count,
+# bias corrections, epoch) is a Python constant in the graph. Each optimizer class gets its
+# own copy of the loop's code object (dynamo keeps its cache per code object), so a class's
+# graphs are reused by every instance over tensors of the same shapes.
+
+
+def _group_step(kernel, flags, kinds, params, grads, states, scalars, per_tensor):  # type: ignore[no-untyped-def]
+    outs = []
+    for i in range(len(params)):
+        row = None if per_tensor is None else per_tensor[i]
+        out = kernel(params[i], grads[i], states[i], scalars, row, flags, None if kinds is None else kinds[i])
+        if out is not None:
+            outs.append(out)
+    return outs
+
+
+_COMPILED_STEPS: dict[tuple[type, str], Callable[..., list[Tensor]]] = {}
+
+
+def compiled_group_step(cls: type, backend: str = "inductor") -> Callable[..., list[Tensor]]:
+    """``torch.compile(fullgraph=True)`` of :func:`_group_step` with a code object of ``cls``'s own."""
+    fn = _COMPILED_STEPS.get((cls, backend))
+    if fn is None:
+        code = _group_step.__code__.replace(co_name=f"{cls.__name__}_group_step_{backend}")
+        loop = types.FunctionType(code, _group_step.__globals__, code.co_name)
+        fn = _COMPILED_STEPS[cls, backend] = torch.compile(loop, fullgraph=True, dynamic=False, backend=backend)
+    return fn
+
+
+def _at_least_1d(t: Tensor) -> Tensor:
+    """A 0-dim tensor as a 1-element view: with 0-dim operands only, the float64 step
+    scalars would promote the result to float64 (a 0-dim tensor never promotes a 1-D one)."""
+    return t.view(1) if t.dim() == 0 else t
+
+
+def scalar_dtype(device: torch.device) -> torch.dtype:
+    """float64 for the step scalars (the host computes them in double), float32 where a device has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def root(x: Tensor, exponent: float) -> Tensor:
+    """Functional :func:`root_` for the compiled kernels (repeated sqrt for 2**-k, else pow)."""
+    depth = _ROOT_DEPTH.get(exponent)
+    if depth is None:
+        return x.pow(exponent)
+    for _ in range(depth):
+        x = x.sqrt()
+    return x
+
+
+def compiled_adam_moments_(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, amsgrad: bool) -> tuple[Tensor, Tensor]:
+    """Kernel piece: ``g + s[0]*x`` (L2), ``m <- lerp(m, g, s[1])``, ``v <- s[2]*v + s[3]*g**2``
+    [, ``v_max <- max(v_max, v)``], as :func:`adam_moments_`; returns ``(m, v or v_max)``."""
+    g = g + s[0] * p
+    exp_avg, exp_avg_sq = st[0], st[1]
+    exp_avg.lerp_(g, s[1].to(exp_avg.dtype))
+    exp_avg_sq.mul_(s[2]).add_(s[3] * g * g)
+    if amsgrad:
+        st[2].copy_(torch.maximum(st[2], exp_avg_sq))
+        return exp_avg, st[2]
+    return exp_avg, exp_avg_sq
 
 
 # ----------------------------------------------------------------------------- base class
@@ -246,16 +350,51 @@ class BaseOptimizer(torch.optim.Optimizer):
     * ``_multi_tensor_update(group, params, grads, states, step)``: the ``torch._foreach_*``
       path, called with tensors that share device, dtype and step count.
 
+    and, for the compiled path (``compile=True``):
+
+    * ``_state_keys(group) -> tuple[str, ...]``: the state tensors the kernel gets, in order;
+    * ``_kernel(p, g, state, s, row, flags, kind)`` (static): one tensor's update written with
+      plain torch ops (in place on ``p`` and the state tensors), no Python branch on a value
+      that changes between steps; ``s`` is the group's scalar vector, ``row`` a per-tensor
+      scalar vector or None; returns None or a 0-dim tensor handed to ``_compiled_finish``;
+    * ``_compiled_inputs(group, states, step) -> (scalars, rows, kinds)``: the host-side
+      scalars (computed as the eager path computes them), optional per-tensor rows and
+      per-tensor static kinds; ``_compiled_flags(group)``: the group's structural options.
+
     ``group["foreach"]``: ``True`` selects the multi-tensor path, ``False`` the per-tensor
     path, ``None`` (default) the multi-tensor path for CUDA tensors and the per-tensor path
     otherwise. That default is measured, not assumed: on CPU the foreach ops hold one
     temporary per parameter at once and the fresh memory costs more than the Python loop
-    (``python -m bench.perf optimizers --per-tensor``), while the per-tensor path reuses
-    one scratch buffer (:meth:`_scratch`).
+    (``python -m bench.perf optimizers --both-paths``), while the per-tensor path reuses
+    scratch buffers (:meth:`_scratch`).
+
+    ``group["compile"]`` (constructor flag ``compile=True``): the step of each param group is
+    one ``torch.compile(fullgraph=True)`` graph built from ``_kernel`` per tensor, without the
+    shared scratch buffer (inductor turns slices of one flat buffer into masked loops over
+    all of it). lr, step-dependent factors (bias corrections, ``decay**epoch``) and every
+    hyperparameter enter as a float64 tensor computed on the host each step, so steps, LR
+    schedules, ``set_epoch`` and ``state_dict`` round trips reuse the graph; what recompiles
+    is a change of the tensors' shapes/dtypes/devices, of which parameters have gradients, or
+    of a structural option (``amsgrad``, ``q`` of RAME, ...). The state layout is the eager
+    one, so a checkpoint moves freely between the paths. The first step compiles (seconds;
+    inductor needs a C++ compiler on CPU, Triton on CUDA); the same code is the CUDA fast path.
+    Dynamo keeps at most ``torch._dynamo.config.recompile_limit`` graphs per optimizer class
+    per process; past that it falls back to running the kernels eagerly.
     """
+
+    _compile_backend = "inductor"  # torch.compile backend of the compiled path (tests trace with "eager")
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         super().__init__(params, defaults)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """As torch's, but the path switches ``foreach`` and ``compile`` stay this optimizer's:
+        a checkpoint written by an eager run resumes compiled (and vice versa), and one
+        written before ``compile`` existed loads as it is."""
+        switches = [(g["foreach"], g["compile"]) for g in self.param_groups]
+        super().load_state_dict(state_dict)
+        for group, (foreach, compile) in zip(self.param_groups, switches):
+            group["foreach"], group["compile"] = foreach, compile
 
     # validation runs for the constructor's groups and for groups added later
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -310,12 +449,9 @@ class BaseOptimizer(torch.optim.Optimizer):
             return torch.add(grad, p, alpha=weight_decay, out=self._scratch(p, 1))
         return grad
 
-    def _adam_denom(self, p: Tensor, second: Tensor, eps: float, bias_correction2_sqrt: float | None = None) -> Tensor:
-        """``sqrt(v) [/ bias_correction2_sqrt] + eps`` in scratch slot 0."""
-        denom = torch.sqrt(second, out=self._scratch(p))
-        if bias_correction2_sqrt is not None:
-            denom.div_(bias_correction2_sqrt)
-        return denom.add_(eps)
+    def _adam_denom(self, p: Tensor, second: Tensor, eps: float) -> Tensor:
+        """``sqrt(v) + eps`` in scratch slot 0 (see :func:`adam_folded_scalars` for the bias correction)."""
+        return torch.sqrt(second, out=self._scratch(p)).add_(eps)
 
     def _collect(self, group: dict[str, Any]) -> tuple[list[Tensor], list[Tensor], list[dict[str, Any]]]:
         params, grads, states = [], [], []
@@ -349,15 +485,16 @@ class BaseOptimizer(torch.optim.Optimizer):
             foreach = group["foreach"]
             if foreach is None:  # measured: per-tensor is faster on CPU, foreach on CUDA
                 foreach = params[0].is_cuda
-            if not foreach:
+            if not foreach and not group["compile"]:
                 for p, g, s in zip(params, grads, states):
                     self._single_tensor_update(group, p, g, s)
                 continue
+            update = self._compiled_update if group["compile"] else self._multi_tensor_update
             buckets: dict[tuple[torch.device, torch.dtype, int], list[int]] = {}
             for i, (p, s) in enumerate(zip(params, states)):
                 buckets.setdefault((p.device, p.dtype, s["step"]), []).append(i)
             for (_, _, step), idx in buckets.items():
-                self._multi_tensor_update(
+                update(
                     group,
                     [params[i] for i in idx],
                     [grads[i] for i in idx],
@@ -365,3 +502,38 @@ class BaseOptimizer(torch.optim.Optimizer):
                     step,
                 )
         return loss
+
+    # --- compiled path -------------------------------------------------------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _compiled_inputs(
+        self, group: dict[str, Any], states: list[dict[str, Any]], step: int
+    ) -> tuple[list[float], list[list[float]] | None, tuple[Any, ...] | None]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _compiled_flags(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return ()
+
+    def _compiled_finish(self, group: dict[str, Any], states: list[dict[str, Any]], outs: list[Tensor]) -> None:
+        pass
+
+    def _compiled_update(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        states: list[dict[str, Any]],
+        step: int,
+    ) -> None:
+        scalars, rows, kinds = self._compiled_inputs(group, states, step)
+        device = params[0].device
+        dtype = scalar_dtype(device)
+        s = torch.tensor(scalars, dtype=dtype, device=device)
+        per_tensor = None if rows is None else torch.tensor(rows, dtype=dtype, device=device)
+        keys = self._state_keys(group)
+        tensors = [[_at_least_1d(state[k]) for k in keys] for state in states]
+        params, grads = [_at_least_1d(p) for p in params], [_at_least_1d(g) for g in grads]
+        step_fn = compiled_group_step(type(self), self._compile_backend)
+        outs = step_fn(type(self)._kernel, self._compiled_flags(group), kinds, params, grads, tensors, s, per_tensor)
+        self._compiled_finish(group, states, outs)

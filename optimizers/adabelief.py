@@ -60,7 +60,10 @@ class AdaBelief(BaseOptimizer):
         fixed_decay: with ``weight_decouple``, decay by ``wd`` instead of ``lr*wd``.
         rectify: RAdam-style rectification (default True).
         degenerated_to_sgd: SGD-with-momentum step while the variance is not tractable.
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``exp_avg``, ``exp_avg_var`` and, with ``amsgrad``, ``max_exp_avg_var``.
     """
@@ -79,6 +82,7 @@ class AdaBelief(BaseOptimizer):
         degenerated_to_sgd: bool = True,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -90,7 +94,7 @@ class AdaBelief(BaseOptimizer):
             fixed_decay=fixed_decay,
             rectify=rectify,
             degenerated_to_sgd=degenerated_to_sgd,
-            foreach=foreach,
+            foreach=foreach, compile=compile,
         )
         super().__init__(params, defaults)
 
@@ -107,16 +111,20 @@ class AdaBelief(BaseOptimizer):
 
     @staticmethod
     def _plan(group: dict[str, Any], step: int) -> tuple[str, float, float]:
-        """Return ``(kind, scale, bias_correction2_sqrt)``; kind in adam | rectified | sgd | none.
+        """Return ``(kind, scale, eps_factor)``; kind in adam | rectified | sgd | none.
 
-        ``scale`` multiplies ``m/denom`` (or ``m`` for sgd); scalars computed exactly as the package.
+        ``scale`` multiplies ``m/denom`` (or ``m`` for sgd), ``denom = sqrt(s) + eps * eps_factor``.
+        The adam kind folds the bias correction ``c2 = sqrt(1 - beta2**t)`` into ``scale`` and
+        ``eps`` (``m/(sqrt(s)/c2 + eps) = c2*m/(sqrt(s) + c2*eps)``, one tensor pass fewer);
+        the others compute the package's scalars as it does.
         """
         beta1, beta2 = group["betas"]
         lr = group["lr"]
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         if not group["rectify"]:
-            return "adam", lr / bias_correction1, math.sqrt(bias_correction2)
+            c2 = math.sqrt(bias_correction2)
+            return "adam", lr * c2 / bias_correction1, c2
         beta2_t = beta2**step
         n_sma_max = 2 / (1 - beta2) - 1
         n_sma = n_sma_max - 2 * step * beta2_t / (1 - beta2_t)
@@ -145,9 +153,9 @@ class AdaBelief(BaseOptimizer):
         if group["amsgrad"]:
             torch.maximum(state["max_exp_avg_var"], exp_avg_var, out=state["max_exp_avg_var"])
             second = state["max_exp_avg_var"]
-        kind, scale, bias_correction2_sqrt = self._plan(group, state["step"])
+        kind, scale, eps_factor = self._plan(group, state["step"])
         if kind == "adam":
-            p.addcdiv_(exp_avg, self._adam_denom(p, second, eps, bias_correction2_sqrt), value=-scale)
+            p.addcdiv_(exp_avg, self._adam_denom(p, second, eps * eps_factor), value=-scale)
         elif kind == "rectified":  # denominators reuse residual's buffer
             p.addcdiv_(exp_avg, self._adam_denom(p, exp_avg_var, eps), value=-scale)
         elif kind == "sgd":
@@ -180,12 +188,51 @@ class AdaBelief(BaseOptimizer):
         if group["amsgrad"]:
             seconds = [s["max_exp_avg_var"] for s in states]
             torch._foreach_maximum_(seconds, exp_avg_vars)
-        kind, scale, bias_correction2_sqrt = self._plan(group, step)
+        kind, scale, eps_factor = self._plan(group, step)
         if kind == "adam":
-            denom = foreach_adam_denom(seconds, eps, bias_correction2_sqrt)
+            denom = foreach_adam_denom(seconds, eps * eps_factor)
             torch._foreach_addcdiv_(params, exp_avgs, denom, -scale)
         elif kind == "rectified":
             denom = foreach_adam_denom(exp_avg_vars, eps)
             torch._foreach_addcdiv_(params, exp_avgs, denom, -scale)
         elif kind == "sgd":
             torch._foreach_add_(params, exp_avgs, alpha=-scale)
+
+    # --- compiled path (see BaseOptimizer) ---------------------------------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_var") + (("max_exp_avg_var",) if group["amsgrad"] else ())
+
+    def _compiled_flags(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (group["amsgrad"], group["rectify"])
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        beta1, beta2 = group["betas"]
+        lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+        shrink, l2 = 1.0, 0.0
+        if not group["weight_decouple"]:
+            l2 = wd
+        elif wd != 0:
+            shrink = 1.0 - (wd if group["fixed_decay"] else lr * wd)
+        kind, scale, eps_factor = self._plan(group, step)
+        # x -= a * m / (sqrt(s) + eps_den) + b * m: one formula for the four kinds of step
+        a = scale if kind in ("adam", "rectified") else 0.0
+        b = scale if kind == "sgd" else 0.0
+        eps_den = eps * eps_factor if kind == "adam" else eps
+        return [shrink, l2, 1 - beta1, beta2, 1 - beta2, eps, a, eps_den, b], None, None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Any, flags: tuple, kind: Any) -> None:
+        amsgrad, rectify = flags
+        exp_avg, exp_avg_var = st[0], st[1]
+        p.mul_(s[0])
+        g = g + s[1] * p
+        exp_avg.lerp_(g, s[2].to(exp_avg.dtype))
+        residual = g - exp_avg
+        exp_avg_var.mul_(s[3]).add_(s[4] * residual * residual).add_(s[5])
+        second = exp_avg_var
+        if amsgrad:
+            st[2].copy_(torch.maximum(st[2], exp_avg_var))
+            second = st[2]
+        denom = (exp_avg_var if rectify else second).sqrt() + s[7]
+        p.sub_(s[6] * exp_avg / denom).sub_(s[8] * exp_avg)
+        return None

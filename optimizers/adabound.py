@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from ._base import (
+    compiled_adam_moments_,
     BaseOptimizer,
     Params,
     adam_moments_,
@@ -59,7 +60,10 @@ class AdaBound(BaseOptimizer):
         eps: added to ``sqrt(v_hat)``.
         weight_decay: L2 coefficient added to the gradient.
         amsbound: use the running max of ``v`` (AMSBound).
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``exp_avg``, ``exp_avg_sq`` and, with ``amsbound``, ``max_exp_avg_sq``.
     """
@@ -76,6 +80,7 @@ class AdaBound(BaseOptimizer):
         amsbound: bool = False,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -85,7 +90,7 @@ class AdaBound(BaseOptimizer):
             eps=eps,
             weight_decay=weight_decay,
             amsbound=amsbound,
-            foreach=foreach,
+            foreach=foreach, compile=compile,
         )
         super().__init__(params, defaults)
 
@@ -141,3 +146,24 @@ class AdaBound(BaseOptimizer):
         if d_high != math.inf:
             torch._foreach_clamp_max_(denom, d_high)
         torch._foreach_addcdiv_(params, exp_avgs, denom, -s)
+
+    # --- compiled path (see BaseOptimizer) ---------------------------------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsbound"] else ())
+
+    def _compiled_flags(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (group["amsbound"],)
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        beta1, beta2 = group["betas"]
+        bounds = self._bounds(group, step)
+        s, d_low, d_high = (0.0, 1.0, 1.0) if bounds is None else bounds  # no update: a zero step
+        return [group["weight_decay"], 1 - beta1, beta2, 1 - beta2, group["eps"], s, d_low, d_high], None, None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Any, flags: tuple, kind: Any) -> None:
+        exp_avg, second = compiled_adam_moments_(p, g, st, s, flags[0])
+        denom = second.sqrt() + s[4]
+        denom = torch.minimum(torch.maximum(denom, s[6].to(denom.dtype)), s[7].to(denom.dtype))
+        p.sub_(s[5] * exp_avg / denom)
+        return None

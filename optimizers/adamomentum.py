@@ -44,7 +44,10 @@ class AdaMomentum(BaseOptimizer):
         eps: added inside the second moment each step (paper: 1e-8 vision, 1e-16 others).
         weight_decay: weight decay coefficient, ``>= 0``.
         decoupled_weight_decay: AdamW-style decay ``x <- x (1 - lr wd)`` instead of L2.
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``exp_avg``, ``exp_avg_sq`` (two tensors per parameter).
     """
@@ -59,6 +62,7 @@ class AdaMomentum(BaseOptimizer):
         decoupled_weight_decay: bool = False,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -66,7 +70,7 @@ class AdaMomentum(BaseOptimizer):
             eps=eps,
             weight_decay=weight_decay,
             decoupled_weight_decay=decoupled_weight_decay,
-            foreach=foreach,
+            foreach=foreach, compile=compile,
         )
         super().__init__(params, defaults)
 
@@ -112,3 +116,30 @@ class AdaMomentum(BaseOptimizer):
         torch._foreach_add_(exp_avg_sqs, group["eps"])
         denom = torch._foreach_sqrt(exp_avg_sqs)
         torch._foreach_addcdiv_(params, exp_avgs, denom, -adam_step_size(group, step))
+
+    # --- compiled path (see BaseOptimizer) ---------------------------------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq")
+
+    def _compiled_flags(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (group["decoupled_weight_decay"],)
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        beta1, beta2 = group["betas"]
+        lr, wd = group["lr"], group["weight_decay"]
+        shrink = 1 - lr * wd if group["decoupled_weight_decay"] else 1.0
+        l2 = 0.0 if group["decoupled_weight_decay"] else wd
+        scalars = [shrink, l2, 1 - beta1, beta2, 1 - beta2, group["eps"], adam_step_size(group, step)]
+        return scalars, None, None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Any, flags: tuple, kind: Any) -> None:
+        exp_avg, exp_avg_sq = st
+        if flags[0]:
+            p.mul_(s[0])
+        else:
+            g = g + s[1] * p
+        exp_avg.lerp_(g, s[2].to(exp_avg.dtype))
+        exp_avg_sq.mul_(s[3]).add_(s[4] * exp_avg * exp_avg).add_(s[5])
+        p.sub_(s[6] * exp_avg / exp_avg_sq.sqrt())
+        return None

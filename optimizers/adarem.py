@@ -27,6 +27,7 @@ from ._base import (
     abs_max,
     check_common,
     check_real,
+    chunks,
     foreach_abs_max,
     zeros_like,
 )
@@ -52,7 +53,10 @@ class AdaRem(BaseOptimizer):
         decay: the paper's :math:`\lambda`, ``0 <= decay <= 1`` (paper: 0.999, per epoch).
         eps: denominator offset, ``eps > 0``.
         weight_decay: the paper's :math:`\gamma`, applied as ``lr * weight_decay * x``.
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``momentum_buffer`` (one tensor per parameter). Group key ``epoch``.
     """
@@ -67,8 +71,9 @@ class AdaRem(BaseOptimizer):
         weight_decay: float = 0.0,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
-        defaults = dict(lr=lr, beta=beta, decay=decay, eps=eps, weight_decay=weight_decay, epoch=0, foreach=foreach)
+        defaults = dict(lr=lr, beta=beta, decay=decay, eps=eps, weight_decay=weight_decay, epoch=0, foreach=foreach, compile=compile)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -92,31 +97,46 @@ class AdaRem(BaseOptimizer):
         return group["decay"] ** group["epoch"]
 
     # --- shared pieces, also used by AdaRemS -------------------------------------------
-    def _resilience(self, p: Tensor, grad: Tensor, m: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-        """``(g*m*g, |g|*max|m| + eps)``: ``b * g`` is their ratio (scratch buffers)."""
-        den = torch.abs(grad, out=self._scratch(p)).mul_(abs_max(m)).add_(eps)
-        num = torch.mul(grad, m, out=self._scratch(p, 1)).mul_(grad)
-        return num, den
+    # The step x -= s*(g + c*b*g) is evaluated as x -= s * g*(den + c*m*g) / den with
+    # den = |g| max|m| + eps (b*g = g*m*g/den): one addcdiv into x instead of two updates.
+    def _adaptive_step_(
+        self, group: dict[str, Any], p: Tensor, grad: Tensor, m: Tensor, c: float, scale: float, shrink: float = 1.0
+    ) -> None:
+        """``p <- shrink * p - scale * (1 + c*b) * g``, then ``m <- lerp(m, g, 1 - beta)``.
+
+        ``max |m|`` is taken first over the whole tensor; the rest runs slice by slice
+        (:func:`chunks`) in two scratch buffers. ``c = 0`` skips the adaptive part (plain SGD).
+        """
+        eps, weight = group["eps"], 1 - group["beta"]
+        top = abs_max(m) if c != 0 else None
+        for pc, gc, mc in chunks(p, grad, m):
+            if shrink != 1.0:
+                pc.mul_(shrink)
+            if top is None:
+                pc.add_(gc, alpha=-scale)
+            else:
+                den = torch.abs(gc, out=self._scratch(pc)).mul_(top).add_(eps)
+                num = torch.addcmul(den, mc, gc, value=c, out=self._scratch(pc, 1)).mul_(gc)
+                pc.addcdiv_(num, den, value=-scale)
+            mc.lerp_(gc, weight)
 
     @staticmethod
-    def _foreach_resilience(grads: list[Tensor], ms: list[Tensor], eps: float) -> tuple[list[Tensor], list[Tensor]]:
+    def _foreach_adaptive_step_(
+        params: list[Tensor], grads: list[Tensor], ms: list[Tensor], eps: float, c: float, scale: float | list[float]
+    ) -> None:
+        """Multi-tensor :meth:`_adaptive_step_` (same kernels in the same order)."""
         den = torch._foreach_abs(grads)
         torch._foreach_mul_(den, foreach_abs_max(ms))
         torch._foreach_add_(den, eps)
-        num = torch._foreach_mul(grads, ms)
+        num = torch._foreach_addcmul(den, ms, grads, c)
         torch._foreach_mul_(num, grads)
-        return num, den
+        torch._foreach_addcdiv_(params, num, den, [-s for s in scale] if isinstance(scale, list) else -scale)
 
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
         lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
-        m = state["momentum_buffer"]
-        if wd != 0:
-            p.mul_(1 - lr * wd)
-        if c != 0 and state["step"] > 1:  # m == 0 on step 1, so b == 0: plain SGD
-            num, den = self._resilience(p, grad, m, group["eps"])
-            p.addcdiv_(num, den, value=-lr * c)
-        p.add_(grad, alpha=-lr)
-        m.lerp_(grad, 1 - group["beta"])
+        if state["step"] == 1:  # m == 0 on step 1, so b == 0: plain SGD
+            c = 0.0
+        self._adaptive_step_(group, p, grad, state["momentum_buffer"], c, lr, 1 - lr * wd)
 
     def _multi_tensor_update(
         self,
@@ -131,11 +151,36 @@ class AdaRem(BaseOptimizer):
         if wd != 0:
             torch._foreach_mul_(params, 1 - lr * wd)
         if c != 0 and step > 1:
-            num, den = self._foreach_resilience(grads, ms, group["eps"])
-            torch._foreach_addcdiv_(params, num, den, -lr * c)
-            del num, den
-        torch._foreach_add_(params, grads, alpha=-lr)
+            self._foreach_adaptive_step_(params, grads, ms, group["eps"], c, lr)
+        else:
+            torch._foreach_add_(params, grads, alpha=-lr)
         torch._foreach_lerp_(ms, grads, 1 - group["beta"])
+
+
+    # --- compiled path (see BaseOptimizer); AdaRemS shares the kernel ---------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("momentum_buffer",)
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        lr, wd = group["lr"], group["weight_decay"]
+        c = self._adaptation(group) if step > 1 else 0.0  # m == 0 on step 1 anyway
+        return [group["eps"], c, 1 - group["beta"]], [[lr, 1 - lr * wd, 1.0]] * len(states), None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Tensor, flags: tuple, kind: Any) -> Any:
+        """``x <- shrink*x - scale*(1 + c*b)*g`` with ``row = (scale, shrink, radius)``; a
+        spherical tensor (``kind``) is then projected to ``radius`` and its norm returned."""
+        (m,) = st
+        p.mul_(row[1])
+        den = g.abs() * m.abs().amax() + s[0]
+        num = (den + s[1] * m * g) * g
+        p.sub_(row[0] * num / den)
+        m.lerp_(g, s[2].to(m.dtype))
+        if not kind:
+            return None
+        norm = torch.linalg.vector_norm(p)
+        p.mul_(row[2] / norm)
+        return norm
 
 
 def _check_epoch(value: Any) -> int:
@@ -154,19 +199,26 @@ class AdaRemS(AdaRem):
         R       = radius or ||x_0||                 # sphere radius, per tensor
         alpha_0 = ||x_0|| / R                       # x_0 is projected: x <- x_0 * R/||x_0||
         a       = 1 + decay**e * b                  # AdaRem's per-element factor, eq. (1)-(2)
-        x'      = x - (lr / alpha**2) * a * g - lr * weight_decay * x   # Alg. 2 with the SLR rate
+        eta_hat = lr / alpha**2                     # the sphere learning rate (SLR, Sec. 3.4.1)
+        x'      = x - eta_hat * a * g - eta_hat * weight_decay * x   # Alg. 2
         alpha  <- alpha * ||x'|| / R                # SLR (Sec. 3.4.1): scale of the Euclidean twin
         x      <- x' * R / ||x'||                   # projection back onto the sphere
         m      <- beta * m + (1 - beta) * g
 
     ``alpha`` is the length ratio :math:`\alpha_t = \|OB\|/\|OA\|` between the unconstrained
-    network ``B`` that SGD with weight decay would produce and its image ``A`` on the sphere;
-    the sphere learning rate is ``eta = lr / alpha**2`` (Sec. 3.4.1, :math:`\eta_t =
-    \eta'_t/\alpha_t^2`) and ``alpha`` is updated "by the similar triangle theorem": for an
-    exactly scale-invariant loss ``B_{t+1} = alpha_t * x'_t``, so the direction of the sphere
-    iterate equals that of Euclidean AdaRem with weight decay whenever both see the same
-    ``b`` (tests check this with ``beta = 0``). The momentum is accumulated from sphere
-    gradients, which is the point of the method: its scale no longer drifts with ``||x||``.
+    network ``B`` and its image ``A`` on the sphere; the sphere learning rate is
+    ``eta_hat = lr / alpha**2`` (Sec. 3.4.1, :math:`\eta_t = \eta'_t/\alpha_t^2`) and ``alpha`` is
+    updated "by the similar triangle theorem": for an exactly scale-invariant loss
+    ``B_{t+1} = alpha_t * x'_t``, so the sphere iterate points where Euclidean AdaRem with
+    weight decay ``weight_decay / alpha_t**2`` goes whenever both see the same ``b`` (tests
+    check this with ``beta = 0``). The momentum is accumulated from sphere gradients, which
+    is the point of the method: its scale no longer drifts with ``||x||``.
+
+    Weight decay follows Algorithm 2, ``theta_{t+1} = Pi(theta_hat_t - eta_t * g_t -
+    eta_hat_t * gamma * theta_hat_t)``: the decay uses the same base rate ``eta_hat_t`` that
+    the element-wise rate ``eta_t = a * eta_hat_t`` is built from, and on the sphere that base
+    rate is the SLR ``lr / alpha**2``. (Decaying with the plain ``lr`` instead would make the
+    Euclidean twin AdaRem with a constant ``weight_decay``, but it is not what the paper writes.)
 
     Other tensors (and spherical ones whose initial norm is 0) follow plain AdaRem.
     With an explicit ``radius`` the projection of ``x_0`` happens at the tensor's first
@@ -190,6 +242,7 @@ class AdaRemS(AdaRem):
         spherical: bool | None = None,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -200,7 +253,7 @@ class AdaRemS(AdaRem):
             epoch=0,
             radius=radius,
             spherical=spherical,
-            foreach=foreach,
+            foreach=foreach, compile=compile,
         )
         BaseOptimizer.__init__(self, params, defaults)
 
@@ -229,18 +282,15 @@ class AdaRemS(AdaRem):
             super()._single_tensor_update(group, p, grad, state)
             return
         lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
-        m, alpha, radius = state["momentum_buffer"], state["alpha"], state["radius"]
-        if wd != 0:
-            p.mul_(1 - lr * wd)
-        scale = lr / alpha**2
-        if c != 0 and state["step"] > 1:
-            num, den = self._resilience(p, grad, m, group["eps"])
-            p.addcdiv_(num, den, value=-scale * c)
-        p.add_(torch.mul(grad, -scale, out=self._scratch(p)))
+        alpha, radius = state["alpha"], state["radius"]
+        scale = lr / alpha**2  # the sphere learning rate eta_hat (Sec. 3.4.1)
+        if state["step"] == 1:
+            c = 0.0
+        # Alg. 2: theta_hat - eta * g - eta_hat * gamma * theta_hat
+        self._adaptive_step_(group, p, grad, state["momentum_buffer"], c, scale, 1 - scale * wd)
         norm = torch.linalg.vector_norm(p).item()
         state["alpha"] = alpha * norm / radius
         p.mul_(radius / norm)
-        m.lerp_(grad, 1 - group["beta"])
 
     def _multi_tensor_update(
         self,
@@ -263,16 +313,35 @@ class AdaRemS(AdaRem):
         states = [states[i] for i in sphere]
         lr, wd, c = group["lr"], group["weight_decay"], self._adaptation(group)
         ms = [s["momentum_buffer"] for s in states]
-        scales = [-lr / s["alpha"] ** 2 for s in states]
+        scales = [lr / s["alpha"] ** 2 for s in states]
         if wd != 0:
-            torch._foreach_mul_(params, 1 - lr * wd)
+            torch._foreach_mul_(params, [1 - s * wd for s in scales])
         if c != 0 and step > 1:
-            num, den = self._foreach_resilience(grads, ms, group["eps"])
-            torch._foreach_addcdiv_(params, num, den, [s * c for s in scales])
-            del num, den
-        torch._foreach_add_(params, torch._foreach_mul(grads, scales))
+            self._foreach_adaptive_step_(params, grads, ms, group["eps"], c, scales)
+        else:
+            for p, g, s in zip(params, grads, scales):  # foreach add has no per-tensor alpha
+                p.add_(g, alpha=-s)
         norms = torch.stack(torch._foreach_norm(params)).tolist()
         for s, n in zip(states, norms):
             s["alpha"] = s["alpha"] * n / s["radius"]
         torch._foreach_mul_(params, [s["radius"] / n for s, n in zip(states, norms)])
         torch._foreach_lerp_(ms, grads, 1 - group["beta"])
+
+    # --- compiled path: AdaRem's kernel with per-tensor sphere rates -----------------------
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        lr, wd = group["lr"], group["weight_decay"]
+        c = self._adaptation(group) if step > 1 else 0.0
+        rows, kinds = [], []
+        for state in states:
+            sphere = "radius" in state
+            scale = lr / state["alpha"] ** 2 if sphere else lr  # Alg. 2 decays with the same rate
+            rows.append([scale, 1 - scale * wd, state["radius"] if sphere else 1.0])
+            kinds.append(sphere)
+        return [group["eps"], c, 1 - group["beta"]], rows, tuple(kinds)
+
+    def _compiled_finish(self, group: dict[str, Any], states: list[dict[str, Any]], outs: list[Tensor]) -> None:
+        if not outs:
+            return
+        norms = torch.stack(outs).tolist()  # one host sync per step, as the eager paths
+        for state, norm in zip((s for s in states if "radius" in s), norms):
+            state["alpha"] = state["alpha"] * norm / state["radius"]

@@ -51,7 +51,10 @@ class NosAdam(BaseOptimizer):
         eps: added to ``sqrt(v)``.
         weight_decay: L2 coefficient added to the gradient.
         lr_decay: divide the step by ``sqrt(t)``.
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``exp_avg``, ``exp_avg_sq`` (tensors) and ``B`` (float).
     """
@@ -67,9 +70,10 @@ class NosAdam(BaseOptimizer):
         lr_decay: bool = False,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
         defaults = dict(
-            lr=lr, beta1=beta1, gamma=gamma, eps=eps, weight_decay=weight_decay, lr_decay=lr_decay, foreach=foreach
+            lr=lr, beta1=beta1, gamma=gamma, eps=eps, weight_decay=weight_decay, lr_decay=lr_decay, foreach=foreach, compile=compile
         )
         super().__init__(params, defaults)
 
@@ -117,3 +121,21 @@ class NosAdam(BaseOptimizer):
         exp_avgs, exp_avg_sqs = foreach_adam_moments_(states, grads, group["beta1"], beta2s)
         denom = foreach_adam_denom(exp_avg_sqs, group["eps"])
         torch._foreach_addcdiv_(params, exp_avgs, denom, -self._step_size(group, step))
+
+    # --- compiled path (see BaseOptimizer) ---------------------------------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq")
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        beta2s = [self._advance(group, s) for s in states]
+        scalars = [group["weight_decay"], 1 - group["beta1"], group["eps"], self._step_size(group, step)]
+        return scalars, [[b, 1 - b] for b in beta2s], None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Any, flags: tuple, kind: Any) -> None:
+        exp_avg, exp_avg_sq = st
+        g = g + s[0] * p
+        exp_avg.lerp_(g, s[1].to(exp_avg.dtype))
+        exp_avg_sq.mul_(row[0]).add_(row[1] * g * g)
+        p.sub_(s[3] * exp_avg / (exp_avg_sq.sqrt() + s[2]))
+        return None

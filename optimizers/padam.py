@@ -12,6 +12,8 @@ import torch
 from torch import Tensor
 
 from ._base import (
+    compiled_adam_moments_,
+    root,
     BaseOptimizer,
     Params,
     adam_moments_,
@@ -60,7 +62,10 @@ class Padam(BaseOptimizer):
         eps: added to ``sqrt(v_hat)``, ``eps >= 0``.
         weight_decay: L2 coefficient added to the gradient.
         amsgrad: keep ``max`` of the second moments (official default True).
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``exp_avg``, ``exp_avg_sq`` and, with ``amsgrad``, ``max_exp_avg_sq``.
     """
@@ -76,9 +81,10 @@ class Padam(BaseOptimizer):
         amsgrad: bool = True,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
         defaults = dict(
-            lr=lr, betas=betas, partial=partial, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, foreach=foreach
+            lr=lr, betas=betas, partial=partial, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, foreach=foreach, compile=compile
         )
         super().__init__(params, defaults)
 
@@ -111,3 +117,22 @@ class Padam(BaseOptimizer):
         denom = foreach_adam_denom(seconds, group["eps"])
         foreach_root_(denom, 2 * group["partial"])
         torch._foreach_addcdiv_(params, exp_avgs, denom, -adam_step_size(group, step))
+
+    # --- compiled path (see BaseOptimizer) ---------------------------------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+
+    def _compiled_flags(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (group["amsgrad"], 2 * group["partial"])
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        beta1, beta2 = group["betas"]
+        scalars = [group["weight_decay"], 1 - beta1, beta2, 1 - beta2, group["eps"], adam_step_size(group, step)]
+        return scalars, None, None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Any, flags: tuple, kind: Any) -> None:
+        amsgrad, exponent = flags
+        exp_avg, second = compiled_adam_moments_(p, g, st, s, amsgrad)
+        p.sub_(s[5] * exp_avg / root(second.sqrt() + s[4], exponent))
+        return None

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from ._base import (
+    root,
     BaseOptimizer,
     Params,
     check_common,
@@ -49,7 +50,10 @@ class RAME(BaseOptimizer):
         eta: the paper's :math:`\eta`, ``eta > 0`` (paper: 1).
         xi: denominator offset, ``xi >= 0`` (paper: 0).
         weight_decay: L2 coefficient added to the gradient (not in the paper).
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``momentum_buffer`` (one tensor per parameter).
     """
@@ -65,8 +69,9 @@ class RAME(BaseOptimizer):
         weight_decay: float = 0.0,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
-        defaults = dict(lr=lr, beta=beta, q=q, eta=eta, xi=xi, weight_decay=weight_decay, foreach=foreach)
+        defaults = dict(lr=lr, beta=beta, q=q, eta=eta, xi=xi, weight_decay=weight_decay, foreach=foreach, compile=compile)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -119,3 +124,31 @@ class RAME(BaseOptimizer):
             foreach_root_(denom, q)
             torch._foreach_add_(denom, xi)
         torch._foreach_addcdiv_(params, ms, denom, -eta)
+
+    # --- compiled path (see BaseOptimizer) ---------------------------------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("momentum_buffer",)
+
+    def _compiled_flags(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (group["q"], group["xi"] == 0.0)
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        lr, beta, eta, xi, wd = (group[k] for k in ("lr", "beta", "eta", "xi", "weight_decay"))
+        dtype = states[0]["momentum_buffer"].dtype
+        return [wd, beta, lr, eta, xi, nonzero_floor(dtype), eta / (1.0 + xi)], None, None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Any, flags: tuple, kind: Any) -> None:
+        (m,) = st
+        q, exact = flags
+        g = g + s[0] * p
+        m.mul_(s[1]).add_(s[2] * g)
+        if q == 0.0:
+            p.sub_(s[6] * m)
+            return None
+        if exact:
+            denom = root(torch.maximum(m.abs(), s[5].to(m.dtype)), q)
+        else:
+            denom = root(m.abs(), q) + s[4]
+        p.sub_(s[3] * m / denom)
+        return None

@@ -30,7 +30,10 @@ class SHB(BaseOptimizer):
         lr: the step size ``alpha`` (scheduled by the runner's lr scheduler).
         momentum: ``beta``, ``0 <= momentum < 1`` (RAME: 0.9).
         weight_decay: L2 coefficient added to the gradient.
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``momentum_buffer`` (the displacement ``m`` of the last step).
     """
@@ -43,8 +46,10 @@ class SHB(BaseOptimizer):
         weight_decay: float = 0.0,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=foreach))
+        defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=foreach, compile=compile)
+        super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         check_common(group)
@@ -72,6 +77,21 @@ class SHB(BaseOptimizer):
         torch._foreach_mul_(bufs, group["momentum"])
         torch._foreach_add_(bufs, grads, alpha=group["lr"])
         torch._foreach_sub_(params, bufs)
+
+    # --- compiled path (see BaseOptimizer) ---------------------------------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("momentum_buffer",)
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        return [group["weight_decay"], group["momentum"], group["lr"]], None, None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Any, flags: tuple, kind: Any) -> None:
+        (buf,) = st
+        g = g + s[0] * p
+        buf.mul_(s[1]).add_(s[2] * g)
+        p.sub_(buf)
+        return None
 
 
 __all__ = ["SHB"]

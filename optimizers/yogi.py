@@ -13,7 +13,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._base import BaseOptimizer, Params, check_adam_common, check_real, foreach_adam_denom, foreach_with_l2
+from ._base import (
+    BaseOptimizer,
+    Params,
+    adam_folded_scalars,
+    check_adam_common,
+    check_real,
+    foreach_adam_denom,
+    foreach_with_l2,
+)
 
 
 class Yogi(BaseOptimizer):
@@ -26,7 +34,9 @@ class Yogi(BaseOptimizer):
         v <- v - (1 - beta2) * sign(v - g**2) * g**2
         x <- x - lr/(1 - beta1**t) * m / (sqrt(v)/sqrt(1 - beta2**t) + eps)
 
-    with ``m`` and ``v`` starting at ``initial_accumulator`` (not 0).
+    with ``m`` and ``v`` starting at ``initial_accumulator`` (not 0). Implementation: the
+    ``sqrt(1 - beta2**t)`` division is folded into the scalar step size and ``eps`` (one tensor
+    pass fewer; same number up to rounding).
 
     Args:
         lr: learning rate (torch_optimizer default 1e-2).
@@ -34,7 +44,10 @@ class Yogi(BaseOptimizer):
         eps: added to the denominator (Yogi paper: 1e-3).
         initial_accumulator: initial value of both moments, ``>= 0``.
         weight_decay: L2 coefficient added to the gradient.
-        foreach: ``None``/``True`` multi-tensor path, ``False`` per-tensor path.
+        foreach: ``None`` (default): per-tensor path on CPU, multi-tensor (``torch._foreach_*``)
+            path on CUDA; ``True``/``False`` force the multi-tensor/per-tensor path.
+        compile: ``True`` runs the step as one ``torch.compile``d graph per param group
+            (see :class:`~optimizers._base.BaseOptimizer`); ``foreach`` must then stay ``None``.
 
     State: ``exp_avg``, ``exp_avg_sq``.
     """
@@ -49,6 +62,7 @@ class Yogi(BaseOptimizer):
         weight_decay: float = 0.0,
         *,
         foreach: bool | None = None,
+        compile: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -56,7 +70,7 @@ class Yogi(BaseOptimizer):
             eps=eps,
             initial_accumulator=initial_accumulator,
             weight_decay=weight_decay,
-            foreach=foreach,
+            foreach=foreach, compile=compile,
         )
         super().__init__(params, defaults)
 
@@ -71,11 +85,6 @@ class Yogi(BaseOptimizer):
             "exp_avg_sq": torch.full_like(p, init, memory_format=torch.preserve_format),
         }
 
-    @staticmethod
-    def _scalars(group: dict[str, Any], step: int) -> tuple[float, float]:
-        beta1, beta2 = group["betas"]
-        return group["lr"] / (1 - beta1**step), (1 - beta2**step) ** 0.5
-
     def _single_tensor_update(self, group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[str, Any]) -> None:
         beta1, beta2 = group["betas"]
         grad = self._with_l2(p, grad, group["weight_decay"])
@@ -84,8 +93,8 @@ class Yogi(BaseOptimizer):
         # sign(v - g*g) * g*g, computed as (sign(v - g*g) * g) * g in one scratch buffer
         direction = torch.addcmul(exp_avg_sq, grad, grad, value=-1, out=self._scratch(p)).sign_().mul_(grad)
         exp_avg_sq.addcmul_(direction, grad, value=-(1 - beta2))
-        step_size, bias_correction2_sqrt = self._scalars(group, state["step"])
-        denom = self._adam_denom(p, exp_avg_sq, group["eps"], bias_correction2_sqrt)  # reuses direction's buffer
+        step_size, eps = adam_folded_scalars(group, state["step"])
+        denom = self._adam_denom(p, exp_avg_sq, eps)  # reuses direction's buffer
         p.addcdiv_(exp_avg, denom, value=-step_size)
 
     def _multi_tensor_update(
@@ -106,6 +115,25 @@ class Yogi(BaseOptimizer):
         torch._foreach_mul_(direction, grads)
         torch._foreach_addcmul_(exp_avg_sqs, direction, grads, -(1 - beta2))
         del direction
-        step_size, bias_correction2_sqrt = self._scalars(group, step)
-        denom = foreach_adam_denom(exp_avg_sqs, group["eps"], bias_correction2_sqrt)
+        step_size, eps = adam_folded_scalars(group, step)
+        denom = foreach_adam_denom(exp_avg_sqs, eps)
         torch._foreach_addcdiv_(params, exp_avgs, denom, -step_size)
+
+    # --- compiled path (see BaseOptimizer) ---------------------------------------------
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq")
+
+    def _compiled_inputs(self, group: dict[str, Any], states: list[dict[str, Any]], step: int) -> tuple:
+        beta1, beta2 = group["betas"]
+        step_size, eps = adam_folded_scalars(group, step)
+        return [group["weight_decay"], 1 - beta1, 1 - beta2, eps, step_size], None, None
+
+    @staticmethod
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Any, flags: tuple, kind: Any) -> None:
+        exp_avg, exp_avg_sq = st
+        g = g + s[0] * p
+        exp_avg.lerp_(g, s[1].to(exp_avg.dtype))
+        direction = (exp_avg_sq - g * g).sign() * g
+        exp_avg_sq.sub_(s[2] * direction * g)
+        p.sub_(s[4] * exp_avg / (exp_avg_sq.sqrt() + s[3]))
+        return None

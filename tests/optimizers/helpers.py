@@ -98,6 +98,7 @@ CASES: list[Case] = [
     ),
     Case("nosadam", optimizers.NosAdam, dict(lr=1e-2)),
     Case("nosadam-decay-wd", optimizers.NosAdam, dict(lr=1e-2, gamma=0.0, lr_decay=True, weight_decay=1e-2)),
+    Case("shb-wd", optimizers.SHB, dict(lr=0.05, weight_decay=1e-2)),
 ]
 CASE_IDS = [c.id for c in CASES]
 

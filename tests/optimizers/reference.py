@@ -132,8 +132,9 @@ class AdaRemPaper(Reference):
 
 
 class AdaRemSPaper(Reference):
-    """AdaRem-S, Algorithm 2 with the sphere learning rate eta = lr / alpha^2 (Sec. 3.4.1),
-    alpha tracked by the similar-triangle rule; every tensor here is spherical."""
+    """AdaRem-S, Algorithm 2 with the sphere learning rate eta_hat = lr / alpha^2 (Sec. 3.4.1)
+    in both the gradient step and the weight decay, alpha tracked by the similar-triangle
+    rule; every tensor here is spherical."""
 
     def update(self, p, g, st):
         lr, beta, decay, eps, wd = (self.hp[k] for k in ("lr", "beta", "decay", "eps", "weight_decay"))
@@ -145,8 +146,9 @@ class AdaRemSPaper(Reference):
             p.mul_(st["R"] / norm)
         m = st["m"]
         b = g * m / (g.abs() * m.abs().max() + eps)
-        eta = lr / st["alpha"] ** 2 * (1 + decay**self.epoch * b)
-        new = p - eta * g - lr * wd * p
+        eta_hat = lr / st["alpha"] ** 2  # the sphere learning rate, also the decay's rate (Alg. 2)
+        eta = eta_hat * (1 + decay**self.epoch * b)
+        new = p - eta * g - eta_hat * wd * p
         st["alpha"] = st["alpha"] * new.norm().item() / st["R"]
         p.copy_(new / new.norm() * st["R"])
         st["m"] = beta * m + (1 - beta) * g

@@ -61,3 +61,17 @@ def test_default_is_per_tensor_on_cpu(monkeypatch):
     set_grads(forced.param_groups[0]["params"], next(grads))
     with pytest.raises(AssertionError, match="multi-tensor"):
         forced.step()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id.startswith(("adarem", "adal"))], ids=lambda c: c.id)
+def test_cache_blocked_slices_match_whole_tensor_ops(case, monkeypatch):
+    """The per-tensor path runs element-wise work in slices of ``CHUNK`` elements; slicing
+    must not change a single bit (the reductions are taken over the whole tensor)."""
+    from optimizers import _base
+
+    whole, _ = run_case(case, steps=7, foreach=False)
+    monkeypatch.setattr(_base, "CHUNK", 7)  # every tensor of SHAPES but the bias and scalar is sliced
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # slicing is for one intra-op thread
+    sliced, _ = run_case(case, steps=7, foreach=False)
+    for a, b in zip(whole, sliced):
+        assert torch.equal(a, b)
