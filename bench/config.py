@@ -20,6 +20,7 @@ DATASET_METADATA_KEYS = (*METADATA_KEYS, "num_classes", "input_shape")
 NON_IDENTITY_KEYS = (
     "paths", "logger", "hydra", "experiment_name", "reproduces", "seeds", "lr_grids",
     "sweep", "optimizer_overrides", "weight_decay", "eval_test_every_epoch", "divergence_check_every",
+    "checkpoint_every_s",
 )
 # Trainer keys that change where/how fast a cell runs, not what it computes.
 NON_IDENTITY_TRAINER_KEYS = ("devices", "num_nodes", "strategy", "sync_batchnorm")
@@ -87,6 +88,9 @@ def validate(cfg: DictConfig) -> None:
     wd = cfg.get("weight_decay")
     if wd is not None and (isinstance(wd, bool) or not isinstance(wd, (int, float)) or not math.isfinite(wd) or wd < 0):
         raise ConfigError(f"weight_decay={wd!r} is invalid: must be null or a finite number >= 0")
+    every = cfg.get("checkpoint_every_s", 0)
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or not math.isfinite(every) or every < 0:
+        raise ConfigError(f"checkpoint_every_s={every!r} is invalid: must be a number of seconds >= 0 (0: every evaluation)")
     probes = cfg.get("probes") or []
     if probes:
         _check_probes(list(probes))
