@@ -180,6 +180,9 @@ class AtomicLastCheckpoint(ModelCheckpoint):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._last_write = time.monotonic()  # the first write is due every_s into training
 
+    def on_train_batch_end(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing per batch (ModelCheckpoint checks step and time triggers here; we set neither)."""
+
     def _due(self, trainer: pl.Trainer) -> bool:
         due = time.monotonic() - self._last_write >= self.every_s
         if trainer.world_size > 1:  # every rank must take the same branch (dump_checkpoint may be collective)

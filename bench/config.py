@@ -118,6 +118,17 @@ def task_class(cfg: DictConfig) -> type:
     return _contract_checked(_task_class, cfg.module._target_, "module")
 
 
+# Roles of task classes that passed the contract, filled by the planner from its check cache
+# (bench.checkcache) so that finalizing a cell need not import the task's module.
+ROLE_HINTS: dict[str, tuple[str, ...]] = {}
+
+
+def task_roles(cfg: DictConfig) -> tuple[str, ...]:
+    """The optimizer roles of the cell's task (``ROLE_HINTS`` first, else from the class)."""
+    hint = ROLE_HINTS.get(cfg.module._target_)
+    return hint if hint is not None else tuple(task_class(cfg).roles)
+
+
 def data_class(cfg: DictConfig) -> type:
     """The cell's :class:`tasks.base.TaskData` class, held to the contract (``ConfigError`` if not)."""
     return _contract_checked(_data_class, cfg.dataset._target_, f"dataset={cfg.dataset.get('name', '?')}")
@@ -151,7 +162,7 @@ def finalize(cfg: DictConfig) -> DictConfig:
     ``optimizer_overrides.<optimizer>.<role>``. The identity hash sees the result."""
     cfg = cfg.copy()
     name = cfg.optimizer.name
-    roles = task_class(cfg).roles
+    roles = task_roles(cfg)
     if cfg.get("weight_decay") is not None:
         if "weight_decay" not in cfg.optimizer:
             raise ConfigError(f"weight_decay: optimizer/{name} has no weight_decay argument (set weight_decay=null)")
@@ -180,7 +191,7 @@ def _check_override_keys(cfg: DictConfig, where: str, extra: dict[str, Any]) -> 
     unknown = sorted(set(extra) - set(cfg.optimizer))
     if unknown:
         allowed = ", ".join(k for k in cfg.optimizer if k not in (*METADATA_KEYS, "_target_", "_partial_"))
-        roles = task_class(cfg).roles
+        roles = task_roles(cfg)
         hint = f"; roles: {', '.join(roles)}" if len(roles) > 1 else ""
         raise ConfigError(f"optimizer_overrides.{where}.{unknown[0]}: not an argument of optimizer/{cfg.optimizer.name} "
                           f"(known: {allowed}{hint})")
@@ -202,7 +213,7 @@ def check_optimizer(cfg: DictConfig) -> None:
     """Construct each of the cell's optimizers on a dummy parameter so bad hyperparameters fail early."""
     import torch
 
-    for role in task_class(cfg).roles:
+    for role in task_roles(cfg):
         where = f"optimizer/{cfg.optimizer.name}" + (f" ({role})" if cfg.get("optimizer_roles") else "")
         try:
             build(optimizer_node(cfg, role), lr=float(cfg.lr))([torch.zeros(1, requires_grad=True)])
