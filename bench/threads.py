@@ -30,10 +30,11 @@ LOCAL_LAUNCHER = "hydra/launcher=local"
 MAX_BATCH = "hydra.sweeper.max_batch_size"
 USER_OMP = "OPTBENCH_USER_OMP_NUM_THREADS"  # the user's OMP_NUM_THREADS ("" = unset), noted by python -m bench
 
-# Training steps below this many FLOPs gain nothing from a second thread on the 2-core dev
-# machine: `python -m bench.perf threads` measured 0.6-1.0x for steps up to ~50 MFLOP (the
-# digits MLP is 10 MFLOP) and 1.3-1.7x from ~400 MFLOP (a 784-1024-1024 MLP at batch 64 and up).
-SMALL_STEP_FLOPS = 1e8
+# Training steps below this many FLOPs get one thread. `python -m bench.perf threads` on the
+# shared 2-core dev machine (load ~11): a second thread made every step slower, 0.05-0.19x from
+# 10 MFLOP (the digits MLP) to 2.9 GFLOP, 0.33-0.42x at 8 GFLOP (README "Threads"). A quiet-machine
+# crossover could not be measured there; rerun the benchmark on your machine to move this.
+SMALL_STEP_FLOPS = 1e9
 
 
 def local_parallelism(argv: list[str]) -> list[str]:
