@@ -11,6 +11,7 @@ from typing import Any
 from weakref import proxy
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
 
@@ -196,8 +197,7 @@ class AtomicLastCheckpoint(ModelCheckpoint):
             self._pending = None
             self._write(trainer, trainer._checkpoint_connector.dump_checkpoint(self.save_weights_only), filepath)
         else:
-            self._pending = (copy.deepcopy(trainer._checkpoint_connector.dump_checkpoint(self.save_weights_only)),
-                             filepath)
+            self._pending = (_snapshot(trainer._checkpoint_connector.dump_checkpoint(self.save_weights_only)), filepath)
             self.written = False
 
     def _write(self, trainer: pl.Trainer, checkpoint: dict[str, Any], filepath: str) -> None:
@@ -232,6 +232,24 @@ class AtomicLastCheckpoint(ModelCheckpoint):
             os.replace(tmp, filepath)
         self._last_write = time.monotonic()
         return True
+
+
+def _snapshot(obj: Any) -> Any:
+    """A copy of a checkpoint dict that later training cannot change: containers copied, tensors
+    cloned (on their device), everything else (numbers, strings, enums) shared. Much cheaper than
+    ``copy.deepcopy`` on the thousands of small objects of a checkpoint."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return type(obj)((k, _snapshot(v)) for k, v in obj.items()) if type(obj) is not dict else \
+            {k: _snapshot(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_snapshot(v) for v in obj]
+    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
+        return tuple(_snapshot(v) for v in obj)
+    if isinstance(obj, (int, float, str, bool, type(None), bytes)):
+        return obj
+    return copy.deepcopy(obj)
 
 
 def flush_checkpoint(trainer: pl.Trainer | None) -> bool:

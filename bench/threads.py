@@ -22,6 +22,7 @@ Multi-process CPU cells (``trainer=ddp_cpu``) are divided further by Lightning i
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -110,13 +111,24 @@ def choose_threads(flops: float | None) -> tuple[int | None, str]:
     return threads_for_job(), "share of the cores"
 
 
+_PROCESS_DEFAULT: int | None = None  # torch's thread count before the first cell of this process
+
+
 def configure_threads(flops: float | None = None) -> ThreadChoice:
-    """Apply the policy to this process; return the thread count in effect and why."""
+    """Apply the policy to this process; return the thread count in effect and why.
+
+    "Keep torch's default" restores the count this process started with, so a long-lived
+    worker that ran a small cell at 1 thread gives the next, larger cell its share again.
+    """
     import torch
 
+    global _PROCESS_DEFAULT
+    if _PROCESS_DEFAULT is None:
+        _PROCESS_DEFAULT = torch.get_num_threads()
     threads, reason = choose_threads(flops)
-    if threads is not None and threads != torch.get_num_threads():
-        torch.set_num_threads(threads)
+    target = threads if threads is not None else _PROCESS_DEFAULT
+    if target != torch.get_num_threads():
+        torch.set_num_threads(target)
     return ThreadChoice(torch.get_num_threads(), reason)
 
 
@@ -143,6 +155,22 @@ def cell_step_flops(cfg: Any) -> float | None:
     the count is scaled from the example's rows (its first dimension) to
     ``dataset.batch_size`` when the dataset has one.
     """
+    try:
+        from omegaconf import OmegaConf
+
+        key = json.dumps([OmegaConf.to_container(cfg.model, resolve=True),
+                          OmegaConf.to_container(cfg.dataset, resolve=True)], sort_keys=True, default=str)
+    except Exception:  # noqa: BLE001
+        return None
+    if key not in _FLOPS:
+        _FLOPS[key] = _count_cell_flops(cfg)
+    return _FLOPS[key]
+
+
+_FLOPS: dict[str, float | None] = {}  # per model x dataset config: a worker counts the quickstart MLP once
+
+
+def _count_cell_flops(cfg: Any) -> float | None:
     try:
         import torch
 
