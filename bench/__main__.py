@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from bench.distributed import env_global_rank
 from bench.plan import CONF_DIR, PlanError, plan_cells, planned_cell
 from bench.record import FINISHED, RecordError, Status, read_record, read_status
-from bench.threads import local_parallelism
+from bench.threads import local_parallelism, note_user_threads
 
 DRY_RUN_FLAG = "--dry-run"  # print the cells, their count and a GPU-hour estimate; launch nothing
 
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     done = sum(1 for d in planned.run_dirs if read_status(d) in FINISHED)
     print(f"bench: {len(planned.cells)} cell(s), {done} already finished", file=sys.stderr)
     logging.getLogger("bench").setLevel(logging.INFO)
+    note_user_threads()  # before any worker starts: joblib sets OMP_NUM_THREADS in its workers
     sys.argv = [sys.argv[0], *argv, f"hydra.sweeper.plan={planned.write()}"]
     from bench.progress import Progress
 

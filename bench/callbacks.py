@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 from weakref import proxy
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
 from bench.probes.base import Probe
@@ -78,6 +80,7 @@ class History(Checkpoint):
         self.entries: list[dict[str, Any]] = []
         self.extras: dict[str, Any] | None = None
         self.elapsed_before = 0.0  # wall seconds spent in earlier (interrupted) runs
+        self.restored = 0  # rows restored from last.ckpt (already published by the earlier run)
         self.on_epoch = on_epoch
         self._start = time.perf_counter()
         self._lr: float | None = None
@@ -123,6 +126,7 @@ class History(Checkpoint):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.entries = list(state_dict["entries"])
+        self.restored = len(self.entries)
         self.elapsed_before = float(state_dict["elapsed"])
         self._start = time.perf_counter()
 
@@ -140,38 +144,124 @@ class EpochCommitted(Checkpoint):
     checkpoint (harmless: the resume rewrites it), never ahead of it.
     """
 
-    def __init__(self, history: History) -> None:
+    def __init__(self, history: History, checkpoint: AtomicLastCheckpoint | None = None) -> None:
         self.history = history
+        self.checkpoint = checkpoint  # publish only evaluations it wrote (None: every one)
+
+    def _publish(self, trainer: pl.Trainer) -> None:
+        if self.checkpoint is None or self.checkpoint.written:
+            self.history.publish(trainer)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.history.per == "epoch":
-            self.history.publish(trainer)
+            self._publish(trainer)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.history.per == "step" and not trainer.sanity_checking:
-            self.history.publish(trainer)
+            self._publish(trainer)
 
 
 class AtomicLastCheckpoint(ModelCheckpoint):
-    """``last.ckpt`` after every epoch (``per="epoch"``) or evaluation (``per="step"``),
-    written to a temporary file and renamed into place.
+    """``last.ckpt`` after an epoch (``per="epoch"``) or evaluation (``per="step"``) once at
+    least ``every_s`` seconds have passed since the last write, written to a temporary file
+    and renamed into place.
 
-    A kill during the write leaves the previous checkpoint intact.
+    At the evaluations in between, the state Lightning would have saved is kept in memory (a
+    copy: model, optimizers, loops, the history) and :meth:`flush` writes it: the runner calls
+    it when ``fit`` ends, on a stop signal and on an error, so the cell's last completed
+    evaluation is always on disk except after a SIGKILL, which loses at most ``every_s``
+    seconds of training. ``every_s=0`` writes at every evaluation. A kill during a write
+    leaves the previous checkpoint intact. ``written`` tells :class:`EpochCommitted` whether
+    this evaluation reached the disk (the record is published only then).
     """
 
-    def __init__(self, dirpath: Path, per: str = "epoch") -> None:
+    def __init__(self, dirpath: Path, per: str = "epoch", every_s: float = 0.0) -> None:
         super().__init__(
             dirpath=dirpath, filename="last", save_top_k=1, monitor=None,
             every_n_epochs=1, save_on_train_epoch_end=per == "epoch", enable_version_counter=False,
         )
+        self.every_s = float(every_s)
+        self.written = False
+        self._pending: tuple[dict[str, Any], str] | None = None
+        self._last_write = time.monotonic()
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._last_write = time.monotonic()  # the first write is due every_s into training
+
+    def on_train_batch_end(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing per batch (ModelCheckpoint checks step and time triggers here; we set neither)."""
+
+    def _due(self, trainer: pl.Trainer) -> bool:
+        due = time.monotonic() - self._last_write >= self.every_s
+        if trainer.world_size > 1:  # every rank must take the same branch (dump_checkpoint may be collective)
+            due = bool(trainer.strategy.broadcast(due, src=0))
+        return due
 
     def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+        if self._due(trainer):
+            self._pending = None
+            self._write(trainer, trainer._checkpoint_connector.dump_checkpoint(self.save_weights_only), filepath)
+        else:
+            self._pending = (_snapshot(trainer._checkpoint_connector.dump_checkpoint(self.save_weights_only)), filepath)
+            self.written = False
+
+    def _write(self, trainer: pl.Trainer, checkpoint: dict[str, Any], filepath: str) -> None:
         tmp = f"{filepath}.tmp"
-        trainer.save_checkpoint(tmp, self.save_weights_only)
+        trainer.strategy.save_checkpoint(checkpoint, tmp)
         if trainer.is_global_zero:
             os.replace(tmp, filepath)
             for logger in trainer.loggers:
                 logger.after_save_checkpoint(proxy(self))
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
         trainer.strategy.barrier()
+        self._last_write = time.monotonic()
+        self.written = True
+
+    def pending_rows(self) -> list[dict[str, Any]] | None:
+        """The history rows of the evaluation kept in memory, or ``None`` if none is pending."""
+        if self._pending is None:
+            return None
+        for state in self._pending[0].get("callbacks", {}).values():
+            if isinstance(state, dict) and "entries" in state:
+                return list(state["entries"])
+        return None
+
+    def flush(self, trainer: pl.Trainer) -> bool:
+        """Write the evaluation kept in memory, if any (rank 0 only; no collective). True if written."""
+        if self._pending is None:
+            return False
+        checkpoint, filepath = self._pending
+        self._pending = None
+        if trainer.is_global_zero:
+            tmp = f"{filepath}.tmp"
+            trainer.strategy.checkpoint_io.save_checkpoint(checkpoint, tmp)
+            os.replace(tmp, filepath)
+        self._last_write = time.monotonic()
+        return True
+
+
+def _snapshot(obj: Any) -> Any:
+    """A copy of a checkpoint dict that later training cannot change: containers copied, tensors
+    cloned (on their device), everything else (numbers, strings, enums) shared. Much cheaper than
+    ``copy.deepcopy`` on the thousands of small objects of a checkpoint."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return type(obj)((k, _snapshot(v)) for k, v in obj.items()) if type(obj) is not dict else \
+            {k: _snapshot(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_snapshot(v) for v in obj]
+    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
+        return tuple(_snapshot(v) for v in obj)
+    if isinstance(obj, (int, float, str, bool, type(None), bytes)):
+        return obj
+    return copy.deepcopy(obj)
+
+
+def flush_checkpoint(trainer: pl.Trainer | None) -> bool:
+    """:meth:`AtomicLastCheckpoint.flush` of ``trainer``'s checkpoint callback (False if it has none)."""
+    for callback in trainer.callbacks if trainer is not None else ():
+        if isinstance(callback, AtomicLastCheckpoint):
+            return callback.flush(trainer)
+    return False

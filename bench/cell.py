@@ -26,7 +26,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bench import environment
-from bench.callbacks import AtomicLastCheckpoint, EpochCommitted, History, OptimizerEpochHook, StepBudget
+from bench.callbacks import (AtomicLastCheckpoint, EpochCommitted, History, OptimizerEpochHook, StepBudget,
+                             flush_checkpoint)
 from bench.config import build, build_data, cell_id, finalize, identity, optimizer_node, strip_metadata, task_class
 from bench.distributed import cluster_plugins, env_global_rank, per_device_batch_size, ranks_run_this_cell
 from bench.lock import CellLock, describe_holder, wait_for_launch
@@ -34,7 +35,7 @@ from bench.loggers import make_tracker
 from bench.preemption import Preemption, stop_exceptions
 from bench.record import (FINISHED, SCHEMA_VERSION, RecordError, Status, move_aside, newer_schema, read_record,
                           read_status, write_record)
-from bench.threads import configure_threads
+from bench.threads import ThreadChoice, cell_step_flops, configure_threads
 from tasks import Diverged
 
 log = logging.getLogger("bench")
@@ -170,13 +171,13 @@ def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str
     (``bench.preemption``).
     """
     _quiet_lightning()
-    configure_threads()
     _collect_previous_cell()
     if planned is not None:
         cfg, run_dir = OmegaConf.create(planned["config"]), Path(planned["run_dir"])
     else:
         cfg = finalize(cfg)
         run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
+    threads = configure_threads(cell_step_flops(cfg))
     label = f"{cfg.optimizer.name} {cfg.model.name}/{cfg.dataset.name} lr={cfg.lr:g} seed={cfg.seed}"
     newer = newer_schema(run_dir)
     if newer is not None:  # written by a newer optbench: never overwrite it
@@ -201,7 +202,7 @@ def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str
         if finished is not None:
             return finished
         with Preemption() as preemption:
-            return _run_cell(cfg, run_dir, label, lock.launch_id, preemption)
+            return _run_cell(cfg, run_dir, label, lock.launch_id, preemption, threads)
     finally:
         lock.release()
         _LAST_CELL_SECONDS = time.perf_counter() - tic
@@ -243,7 +244,8 @@ def _current_record(run_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemption: Preemption) -> dict[str, Any]:
+def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemption: Preemption,
+              threads: ThreadChoice | None = None) -> dict[str, Any]:
     """Train (or resume) the finalized cell ``cfg`` into ``run_dir``; the caller holds its lock."""
     ckpt = run_dir / "last.ckpt"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -265,11 +267,17 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
     record = CellRecord(cfg, run_dir, task_class(cfg))
     _carry_over(record, previous, recovery, resumed=resume is not None)
     tracker = None
+    trainer: pl.Trainer | None = None
+
+    logged = 0  # rows handed to the tracker (the record is published only when last.ckpt is written)
 
     def on_epoch(entries: list[dict[str, Any]]) -> None:
+        nonlocal logged
         record.update(history=entries, status=Status.RUNNING, extras=history.extras)
         if tracker is not None:
-            tracker.log_epoch(entries[-1])
+            for row in entries[max(logged, history.restored):]:
+                tracker.log_epoch(row)
+        logged = len(entries)
 
     history = History(on_epoch=on_epoch, per=budget(cfg)["per"])
     log.info("%s %s -> %s", "resume" if resume else "run   ", label, run_dir)
@@ -281,14 +289,17 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
         record.update(device=environment.describe_device(trainer.strategy.root_device),
                       resumed_from=str(resume) if resume else None, world_size=world,
                       global_batch_size=cfg.dataset.get("batch_size"),
-                      per_device_batch_size=datamodule_batch_size(datamodule))
+                      per_device_batch_size=datamodule_batch_size(datamodule),
+                      threads=threads.to_dict() if threads else None)
         tracker = make_tracker(cfg, run_dir, record.data, trainer.is_global_zero)
         if tracker is not None:
             tracker.start()
         with ranks_run_this_cell(trainer, launch_id):
             trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+        _commit(trainer, history)  # the last evaluation, if the interval held it in memory
         final_status, error = Status.OK, None
     except stop_exceptions():
+        _commit(trainer, history)
         record.update(history=history.entries, status=Status.RUNNING, extras=history.extras,
                       preempted=preemption.describe(len(history.entries)))
         log.warning("preempted %s after %d epoch(s); last.ckpt kept for the resume", label, len(history.entries))
@@ -300,6 +311,7 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
     except Diverged as exc:
         final_status, error = Status.DIVERGED, str(exc)
     except Exception as exc:  # noqa: BLE001 — a failed cell must never stop the sweep
+        _commit(trainer, history)  # a relaunch resumes from the last completed evaluation
         final_status, error = Status.FAILED, "".join(traceback.format_exception(exc))
         log.error("failed %s: %s", label, f"{type(exc).__name__}: {exc}".splitlines()[0])
     record.update(history=history.entries, status=final_status, error=error, finished_at=_now(), extras=history.extras)
@@ -364,6 +376,12 @@ def _carry_over(record: CellRecord, previous: dict[str, Any] | None, recovery: l
         record.data[RESTART_KEY] = rows if len(rows) >= len(before) else before
 
 
+def _commit(trainer: pl.Trainer | None, history: History) -> None:
+    """Write the evaluation the checkpoint interval held in memory, then publish the history."""
+    if flush_checkpoint(trainer):
+        history.publish(trainer)
+
+
 def budget(cfg: DictConfig) -> dict[str, Any]:
     """The cell's budget: ``{"per": "epoch", "epochs": N, "eval_every": k}`` or
     ``{"per": "step", "max_steps": N, "eval_every": k}`` (``max_steps`` set in the config)."""
@@ -401,6 +419,7 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
         from bench.probes import build_probes
 
         budget_callbacks += build_probes(OmegaConf.to_container(cfg.probes))
+    checkpoint = AtomicLastCheckpoint(run_dir, per=history.per, every_s=float(cfg.get("checkpoint_every_s", 0) or 0))
     trainer = pl.Trainer(
         **trainer_cfg,
         **budget_args,
@@ -408,7 +427,7 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
         limit_val_batches=SMOKE_BATCHES if smoke else None,
         gradient_clip_val=cfg.grad_clip,
         callbacks=[OptimizerEpochHook(), *budget_callbacks, preemption, history,
-                   AtomicLastCheckpoint(run_dir, per=history.per), EpochCommitted(history)],
+                   checkpoint, EpochCommitted(history, checkpoint)],
         plugins=cluster_plugins(),
         logger=False,
         enable_progress_bar=sys.stderr.isatty(),

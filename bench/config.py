@@ -20,6 +20,7 @@ DATASET_METADATA_KEYS = (*METADATA_KEYS, "num_classes", "input_shape")
 NON_IDENTITY_KEYS = (
     "paths", "logger", "hydra", "experiment_name", "reproduces", "seeds", "lr_grids",
     "sweep", "optimizer_overrides", "weight_decay", "eval_test_every_epoch", "divergence_check_every",
+    "checkpoint_every_s",
 )
 # Trainer keys that change where/how fast a cell runs, not what it computes.
 NON_IDENTITY_TRAINER_KEYS = ("devices", "num_nodes", "strategy", "sync_batchnorm")
@@ -87,6 +88,9 @@ def validate(cfg: DictConfig) -> None:
     wd = cfg.get("weight_decay")
     if wd is not None and (isinstance(wd, bool) or not isinstance(wd, (int, float)) or not math.isfinite(wd) or wd < 0):
         raise ConfigError(f"weight_decay={wd!r} is invalid: must be null or a finite number >= 0")
+    every = cfg.get("checkpoint_every_s", 0)
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or not math.isfinite(every) or every < 0:
+        raise ConfigError(f"checkpoint_every_s={every!r} is invalid: must be a number of seconds >= 0 (0: every evaluation)")
     probes = cfg.get("probes") or []
     if probes:
         _check_probes(list(probes))
@@ -115,6 +119,17 @@ def _data_class(target: str) -> type:
 def task_class(cfg: DictConfig) -> type:
     """The cell's :class:`tasks.base.Task` class, held to the contract (``ConfigError`` if not)."""
     return _contract_checked(_task_class, cfg.module._target_, "module")
+
+
+# Roles of task classes that passed the contract, filled by the planner from its check cache
+# (bench.checkcache) so that finalizing a cell need not import the task's module.
+ROLE_HINTS: dict[str, tuple[str, ...]] = {}
+
+
+def task_roles(cfg: DictConfig) -> tuple[str, ...]:
+    """The optimizer roles of the cell's task (``ROLE_HINTS`` first, else from the class)."""
+    hint = ROLE_HINTS.get(cfg.module._target_)
+    return hint if hint is not None else tuple(task_class(cfg).roles)
 
 
 def data_class(cfg: DictConfig) -> type:
@@ -150,7 +165,7 @@ def finalize(cfg: DictConfig) -> DictConfig:
     ``optimizer_overrides.<optimizer>.<role>``. The identity hash sees the result."""
     cfg = cfg.copy()
     name = cfg.optimizer.name
-    roles = task_class(cfg).roles
+    roles = task_roles(cfg)
     if cfg.get("weight_decay") is not None:
         if "weight_decay" not in cfg.optimizer:
             raise ConfigError(f"weight_decay: optimizer/{name} has no weight_decay argument (set weight_decay=null)")
@@ -179,7 +194,7 @@ def _check_override_keys(cfg: DictConfig, where: str, extra: dict[str, Any]) -> 
     unknown = sorted(set(extra) - set(cfg.optimizer))
     if unknown:
         allowed = ", ".join(k for k in cfg.optimizer if k not in (*METADATA_KEYS, "_target_", "_partial_"))
-        roles = task_class(cfg).roles
+        roles = task_roles(cfg)
         hint = f"; roles: {', '.join(roles)}" if len(roles) > 1 else ""
         raise ConfigError(f"optimizer_overrides.{where}.{unknown[0]}: not an argument of optimizer/{cfg.optimizer.name} "
                           f"(known: {allowed}{hint})")
@@ -201,7 +216,7 @@ def check_optimizer(cfg: DictConfig) -> None:
     """Construct each of the cell's optimizers on a dummy parameter so bad hyperparameters fail early."""
     import torch
 
-    for role in task_class(cfg).roles:
+    for role in task_roles(cfg):
         where = f"optimizer/{cfg.optimizer.name}" + (f" ({role})" if cfg.get("optimizer_roles") else "")
         try:
             build(optimizer_node(cfg, role), lr=float(cfg.lr))([torch.zeros(1, requires_grad=True)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import subprocess
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -18,6 +19,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def versions() -> dict[str, str | None]:
     """Installed versions of the packages that can change a result."""
+    return dict(_versions())
+
+
+@lru_cache(maxsize=1)
+def _versions() -> dict[str, str | None]:  # once per process: the imported packages do not change under it
     found: dict[str, str | None] = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -27,8 +33,12 @@ def versions() -> dict[str, str | None]:
     return found
 
 
+@lru_cache(maxsize=1)
 def git_commit() -> str | None:
-    """Commit of the source tree (suffixed ``+dirty`` with uncommitted changes), or None."""
+    """Commit of the source tree (suffixed ``+dirty`` with uncommitted changes), or None.
+
+    Asked once per process (two ``git`` calls, ~15 ms): the code a process runs is what it
+    imported, so a worker that runs many cells reports the same commit for each."""
     try:
         commit = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True

@@ -20,7 +20,9 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from bench.config import ConfigError, cell_id, check_optimizer, data_class, finalize, model_fits
+from bench.checkcache import CheckCache, check_key
+from bench.config import (ROLE_HINTS, ConfigError, cell_id, check_optimizer, data_class, finalize, model_fits,
+                          task_class)
 from bench.schedules import check_schedule
 from bench.sweep import override_key, plan
 
@@ -192,28 +194,59 @@ def plan_cells(overrides: list[str]) -> Planned:
         GlobalHydra.instance().clear()
     if not cells:
         raise PlanError("the sweep has no cells")
-    checked: set[str] = set()  # optimizer configs built once
-    fitted: set[str] = set()  # model x dataset pairs tried once
+    cache = CheckCache()  # checks that passed before (bench.checkcache)
     scheduled: set[str] = set()  # schedule x budget combinations warned about once
-    for ovr, cfg in cells:
-        try:
-            cfg = finalize(cfg)  # also holds the task class to the contract (tasks.base.check_task)
-            key = repr(OmegaConf.to_container(cfg.optimizer)) + repr(cfg.get("optimizer_roles")) + repr(cfg.lr)
-            if key not in checked:
-                check_optimizer(cfg)
-                checked.add(key)
-            key = repr(OmegaConf.to_container(cfg.model)) + repr(OmegaConf.to_container(cfg.dataset))
-            if key not in fitted:  # before cell_id: a model missing a dataset key must not escape as a traceback
-                data_class(cfg)
-                _check_model_fits(cfg, extra_dirs)
-                fitted.add(key)
-            key = repr(OmegaConf.to_container(cfg.schedule)) + repr((cfg.epochs, cfg.get("max_steps")))
-            if key not in scheduled:
-                planned.warnings += [w for w in check_schedule(cfg) if w not in planned.warnings]
-                scheduled.add(key)
-        except ConfigError as exc:
-            raise PlanError(str(exc)) from None
-        planned.cells.append(ovr)
-        planned.run_dirs.append(Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg))
-        planned.configs.append(cfg)
+    try:
+        for ovr, cfg in cells:
+            try:
+                cfg = _checked(cfg, cache, extra_dirs)
+                key = repr(OmegaConf.to_container(cfg.schedule)) + repr((cfg.epochs, cfg.get("max_steps")))
+                if key not in scheduled:
+                    planned.warnings += [w for w in check_schedule(cfg) if w not in planned.warnings]
+                    scheduled.add(key)
+            except ConfigError as exc:
+                raise PlanError(str(exc)) from None
+            planned.cells.append(ovr)
+            planned.run_dirs.append(Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg))
+            planned.configs.append(cfg)
+    finally:
+        ROLE_HINTS.clear()
+    cache.save()
     return planned
+
+
+def _checked(cfg: DictConfig, cache: CheckCache, extra_dirs: tuple[Path, ...]) -> DictConfig:
+    """The finalized cell, held to the task contract, its optimizer built and its model fitted.
+
+    Each check runs once per distinct input, and not at all when ``cache`` holds its pass
+    (then neither torch nor the task's module is imported here).
+    """
+    target = cfg.module._target_
+    key = check_key("task", {"_target_": target})
+    roles = cache.get(key)
+    if roles is None:
+        roles = list(task_class(cfg).roles)  # tasks.base.check_task: a broken contract is a ConfigError
+        cache.put(key, roles)
+    ROLE_HINTS[target] = tuple(roles)
+    cfg = finalize(cfg)
+    key = _key("optimizer", lambda: {"optimizer": OmegaConf.to_container(cfg.optimizer, resolve=True),
+                                     "roles": OmegaConf.to_container(cfg.optimizer_roles, resolve=True)
+                                     if cfg.get("optimizer_roles") else None, "lr": cfg.lr})
+    if key is None or not cache.get(key):
+        check_optimizer(cfg)
+        cache.put(key)
+    key = _key("fit", lambda: {"model": OmegaConf.to_container(cfg.model, resolve=True),
+                               "dataset": OmegaConf.to_container(cfg.dataset, resolve=True), "module": target})
+    if key is None or not cache.get(key):  # before cell_id: a model missing a dataset key must not escape as a traceback
+        data_class(cfg)
+        _check_model_fits(cfg, extra_dirs)
+        cache.put(key)
+    return cfg
+
+
+def _key(kind: str, payload: Any) -> str | None:
+    """The cache key of a check, or ``None`` when its config does not even resolve (the check reports it)."""
+    try:
+        return check_key(kind, payload())
+    except (OmegaConfBaseException, ValueError, TypeError):
+        return None

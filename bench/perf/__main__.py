@@ -1,4 +1,4 @@
-"""``python -m bench.perf {runner,optimizers,data,<family>} [options]``: benchmarks printed as ratios.
+"""``python -m bench.perf {runner,optimizers,data,threads,contention,gpu,<family>} [options]``: benchmarks printed as ratios.
 
 A workload family adds its own benchmark as ``tasks/<family>/perf.py`` with
 ``main(argv: list[str]) -> int``; it is found here by name, so ``bench`` lists no family.
@@ -11,7 +11,7 @@ import importlib.util
 import pkgutil
 import sys
 
-SUBCOMMANDS = ("runner", "optimizers", "data")
+SUBCOMMANDS = ("runner", "optimizers", "data", "threads", "contention", "gpu")
 
 
 def task_benchmarks() -> list[str]:

@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from bench.cell import optimizer_factory, run_cell, scheduler_factory
 from bench.config import DATASET_METADATA_KEYS, build, finalize
 from bench.plan import CONF_DIR
+from bench.threads import cell_step_flops, configure_threads
 
 WORKLOADS = {
     "digits": ["model=mlp", "dataset=digits", "optimizer=adam", "lr=0.001"],
@@ -41,6 +42,7 @@ def plain_loop(cfg: DictConfig) -> float:
     """Train ``cfg`` with a hand-written loop; return wall seconds."""
     tic = time.perf_counter()
     cfg = finalize(cfg)
+    configure_threads(cell_step_flops(cfg))  # the thread count run_cell picks for this cell (bench.threads)
     torch.manual_seed(int(cfg.seed))
     data = build(cfg.dataset, DATASET_METADATA_KEYS)
     data.setup("fit")
@@ -103,8 +105,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
     args = parser.parse_args(argv)
     names = list(WORKLOADS) if args.workload == "all" else [args.workload]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epochs, median of {args.repeats}")
+    print(f"torch {torch.__version__}, threads per bench.threads (shown per workload), {args.epochs} epochs, "
+          f"median of {args.repeats}")
     print(f"{'workload':<10} {'plain s':>9} {'runner s':>9} {'throughput ratio':>17}")
     for name in names:
         plain, run = measure(name, args.epochs, args.repeats)
-        print(f"{name:<10} {plain:>9.3f} {run:>9.3f} {plain / run:>17.3f}")
+        print(f"{name:<10} {plain:>9.3f} {run:>9.3f} {plain / run:>17.3f}   ({torch.get_num_threads()} threads)")

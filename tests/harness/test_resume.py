@@ -13,7 +13,8 @@ from pathlib import Path
 from tests.conftest import REPO, records, run_bench
 
 # batch_size=2 makes a digits epoch take long enough (~0.5 s) to kill a cell inside one.
-ARGS = ["optimizer=sgd", "optimizer.lr_grid=[0.05,0.02]", "dataset.batch_size=2", "epochs=3"]
+ARGS = ["optimizer=sgd", "optimizer.lr_grid=[0.05,0.02]", "dataset.batch_size=2", "epochs=3",
+        "checkpoint_every_s=0"]  # last.ckpt + record every epoch, so the test sees the cell mid-run
 
 
 def _history_len(path: Path) -> int:

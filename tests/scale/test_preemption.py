@@ -17,7 +17,7 @@ from tests.scale.helpers import (history_len, in_process_threads, kill_session, 
 
 # batch_size=2: ~540 steps per epoch, long enough (~1 s) to signal a cell inside an epoch.
 EPOCHS = 3
-CELL = ("optimizer=sgd", "lr=0.05", "dataset.batch_size=2", f"epochs={EPOCHS}")
+CELL = ("optimizer=sgd", "lr=0.05", "dataset.batch_size=2", f"epochs={EPOCHS}", "checkpoint_every_s=0")  # record every epoch
 
 
 def _one_record(runs: Path) -> Path | None:

@@ -1,0 +1,33 @@
+"""``hydra/launcher=joblib`` (what ``make bench`` uses): cells run side by side in reused loky
+worker processes and write the same records as the basic launcher, one after another here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from tests.conftest import records, run_bench
+from tests.scale.helpers import in_process_threads, strip_time
+
+SWEEP = ("optimizer=adam", "optimizer.lr_grid=[0.01,0.001]", "seeds=[0,1]", "epochs=2")  # 4 cells
+SAME = ("experiment", "cell_id", "status", "identity", "final", "best", "metric", "threads",
+        "global_batch_size", "per_device_batch_size", "world_size", "error")
+
+
+def test_joblib_launcher_writes_the_records_of_the_basic_launcher(tmp_path: Path) -> None:
+    pool, basic = tmp_path / "joblib", tmp_path / "basic"
+    with in_process_threads(1):  # OPTBENCH_THREADS=1 reaches the workers too: one float summation order
+        assert run_bench(*SWEEP, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"paths.runs={pool}") == 0
+        assert run_bench(*SWEEP, f"paths.runs={basic}") == 0
+    got = {r["cell_id"]: r for r in records(pool)}
+    want = {r["cell_id"]: r for r in records(basic)}
+    assert len(got) == 4 and got.keys() == want.keys()
+    for cell, rec in got.items():
+        for key in SAME:
+            assert rec[key] == want[cell][key], (cell, key)
+        assert {**rec["config"], "paths": None} == {**want[cell]["config"], "paths": None}
+        assert strip_time(rec["history"]) == strip_time(want[cell]["history"])
+    [multirun] = pool.glob("default/_hydra/*/multirun.yaml")
+    launcher = OmegaConf.load(multirun).hydra.launcher
+    assert launcher._target_.endswith("JoblibLauncher") and launcher.n_jobs == 2
