@@ -19,6 +19,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from bench.checkcache import CheckCache, check_key
 from bench.plan import Planned
 from bench.record import newer_schema
 
@@ -80,14 +81,27 @@ def check_accelerator(trainer: DictConfig) -> str | None:
     return None
 
 
-def check_data(cfg: DictConfig) -> list[str]:
-    """The cell's data object's own preflight (file existence and headers)."""
+def check_data(cfg: DictConfig, cache: CheckCache | None = None) -> list[str]:
+    """The cell's data object's own preflight (file existence and headers).
+
+    A data class that reads no files (digits, synthetic, toy: it keeps the base
+    ``TaskData.preflight``) is remembered in ``cache`` as having nothing to check, so a later
+    plan of it imports neither its module nor Lightning (see :mod:`bench.checkcache`).
+    """
+    key = check_key("preflight-free", {"_target_": cfg.dataset._target_})
+    if cache is not None and cache.get(key):
+        return []
     from bench.config import build_data
+    from tasks.base import TaskData
 
     try:
-        problems = build_data(cfg).preflight()
+        data = build_data(cfg)
+        problems = data.preflight()
     except OSError as exc:  # e.g. a data folder that cannot be listed
         problems = [f"dataset={cfg.dataset.get('name', '?')}: cannot check its files ({exc})"]
+    else:
+        if cache is not None and type(data).preflight is TaskData.preflight:
+            cache.put(key)
     return [" ".join(str(m).split()) for m in problems]
 
 
@@ -110,6 +124,7 @@ def preflight(planned: Planned, argv: list[str], dry_run: bool = False) -> tuple
         notes.append(f"hydra/launcher={remote} runs the cells on other machines: "
                      f"data files and accelerators are not checked here")
     seen: set[str] = set()
+    cache = CheckCache()
     for cfg in [] if remote else planned.configs:
         for kind, node in (("data", cfg.dataset), ("trainer", cfg.trainer)):
             key = kind + repr(OmegaConf.to_container(node, resolve=True))
@@ -117,10 +132,11 @@ def preflight(planned: Planned, argv: list[str], dry_run: bool = False) -> tuple
                 continue
             seen.add(key)
             if kind == "data":
-                for problem in check_data(cfg):
+                for problem in check_data(cfg, cache):
                     add(problem)
             else:
                 add(check_accelerator(cfg.trainer))
+    cache.save()
     if not problems and not dry_run:  # then really write there (create the directory, a probe file)
         for runs in runs_dirs:
             add(check_runs_dir(runs, probe=True))

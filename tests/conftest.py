@@ -16,7 +16,9 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the user's env-var paths or writes into the source tree."""
     monkeypatch.delenv("OPTBENCH_RUNS", raising=False)
     monkeypatch.delenv("OPTBENCH_DATA", raising=False)
-    monkeypatch.setenv("OPTBENCH_CACHE", str(tmp_path / "optbench-cache"))  # plan-check cache (bench.checkcache)
+    # plan-check cache (bench.checkcache): beside the test's tmp_path, so tests that compare
+    # tmp_path's contents before and after see only what the command under test wrote
+    monkeypatch.setenv("OPTBENCH_CACHE", str(tmp_path.parent / f"{tmp_path.name}-optbench-cache"))
     # what python -m bench notes for its workers (bench.threads); set here so each test starts afresh
     monkeypatch.setenv("OPTBENCH_USER_OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", ""))
     monkeypatch.setenv("WANDB_MODE", "offline")

@@ -57,12 +57,9 @@ def _optimizer_specs() -> list[tuple[str, type, dict[str, Any]]]:
     """(name, class, kwargs) for each of our optimizers, from ``bench.perf.optimizers`` when it has them."""
     import optimizers
 
-    try:
-        from bench.perf.optimizers import OUR_KWARGS
-    except ImportError:
-        OUR_KWARGS = {name: {"lr": 1e-3} for name in optimizers.REGISTRY}
-    return [(name, optimizers.REGISTRY["adabound" if name == "amsbound" else name], dict(kw))
-            for name, kw in OUR_KWARGS.items()]
+    from bench.perf.optimizers import CLASS_OF, OUR_KWARGS
+
+    return [(name, optimizers.REGISTRY[CLASS_OF.get(name, name)], dict(kw)) for name, kw in OUR_KWARGS.items()]
 
 
 def _compiled_kwarg(cls: type) -> str | None:

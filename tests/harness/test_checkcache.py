@@ -21,7 +21,7 @@ def test_second_plan_of_a_sweep_imports_no_torch_and_no_lightning(tmp_path: Path
     assert run_bench("optimizer=adam", "--dry-run", f"paths.runs={tmp_path}") == 0  # this process: checks run
     checks = json.loads((checkcache.cache_dir() / "checks.json").read_text())["checks"]
     assert not (tmp_path / "_plans").exists()  # a dry run writes nothing under paths.runs
-    assert {k.split(":")[0] for k in checks} == {"task", "optimizer", "fit"}
+    assert {k.split(":")[0] for k in checks} == {"task", "optimizer", "fit", "preflight-free"}
     probe = ("import sys; from bench.__main__ import main; "
              f"code = main(['optimizer=adam', '--dry-run', 'paths.runs={tmp_path}']); "
              "print(sorted(m for m in ('torch', 'pytorch_lightning', 'torchvision', 'tasks.base') if m in sys.modules)); "

@@ -124,6 +124,8 @@ class ProbeLSTM(PlainLSTM):
     calls: list[tuple[bool, bool]] = []  # (state is None, state has a graph)
 
     def forward(self, tokens: torch.Tensor, state: Any = None) -> LMOutput:
+        if tokens.is_meta:  # the runner's plan-time/FLOP-count passes on the meta device, not training
+            return super().forward(tokens, state)
         if self.training:
             ProbeLSTM.calls.append((state is None, state is not None and state[0].grad_fn is not None))
             if state is not None:

@@ -79,6 +79,8 @@ def test_dry_run_counts_the_cells_of_an_experiment(name: str, runs: Path, capsys
     count, finished, todo, total = _summary(out)
     assert (count, finished) == (len(expected), 0)
     epochs = experiment.get("epochs", _yaml(CONF / "config.yaml")["epochs"])
+    if experiment.get("max_steps"):  # a step budget is priced per evaluation interval
+        epochs = -(-experiment["max_steps"] // experiment.get("eval_every", 1))
     hours = sum(epochs * _per_epoch(c["model_name"], c["dataset_name"]) for c in expected) / 3600
     assert total == pytest.approx(hours, abs=0.006) and todo == total
     listed = [set(line.split()) for line in out.splitlines() if line.startswith("new ")]
