@@ -38,14 +38,17 @@ def _expected_cells(experiment: dict) -> list[dict]:
                 defaults[key.replace("override /", "")] = value
     sweep = experiment.get("sweep") or {}
     axes = {group: sweep.get(group, [defaults[group]]) for group in ("optimizer", "model", "dataset")}
+    extra = {key: values for key, values in sweep.items() if key not in axes}  # e.g. optimizer.partial
     cells = []
     for opt, model, data in itertools.product(axes["optimizer"], axes["model"], axes["dataset"]):
         names = {"model_name": _yaml(CONF / "model" / f"{model}.yaml")["name"],
                  "dataset_name": _yaml(CONF / "dataset" / f"{data}.yaml")["name"]}
-        swept = {g: v for g, v in (("optimizer", opt), ("model", model), ("dataset", data)) if g in sweep}
-        for lr in _lr_grid(opt, experiment, names["model_name"]):
-            for seed in experiment.get("seeds", [0]):
-                cells.append({"swept": swept, "lr": float(lr), "seed": seed, **names})
+        for combo in itertools.product(*extra.values()):
+            swept = {g: v for g, v in (("optimizer", opt), ("model", model), ("dataset", data)) if g in sweep}
+            swept.update(zip(extra, combo))
+            for lr in _lr_grid(opt, experiment, names["model_name"]):
+                for seed in experiment.get("seeds", [0]):
+                    cells.append({"swept": swept, "lr": float(lr), "seed": seed, **names})
     return cells
 
 
