@@ -31,7 +31,8 @@ from tests.scale.helpers import history_len, kill_session, start_bench, strip_ti
 
 # batch_size=4: ~270 steps, a fraction of a second per epoch, so kills land inside epochs
 EPOCHS = 20
-CELL = ("optimizer=adam", "lr=0.003", "dataset.batch_size=4", f"epochs={EPOCHS}")
+CELL = ("optimizer=adam", "lr=0.003", "dataset.batch_size=4", f"epochs={EPOCHS}",
+        "checkpoint_every_s=0")  # last.ckpt + record every epoch: the kill points are epoch-granular
 POINTS = 10
 
 
