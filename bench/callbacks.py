@@ -38,10 +38,10 @@ def batches_done(trainer: pl.Trainer) -> int:
 
 
 class StepBudget(pl.Callback):
-    """Stop after ``max_steps`` training batches: a step budget (a GAN's generator steps).
+    """Stop after ``max_steps`` training batches: a step budget (``training_step`` calls).
 
     Lightning's own ``max_steps`` counts optimizer steps, which for a task with several
-    optimizers (a discriminator stepped ``n_dis`` times per generator step) is not the
+    optimizers (one role stepped several times per ``training_step``) is not the
     budget a paper states; this counts ``training_step`` calls. Lightning validates once
     more when a stop is requested, so the last step is always evaluated.
     """

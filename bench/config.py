@@ -238,9 +238,8 @@ def model_fits(cfg: DictConfig) -> str | None:
     """Why the cell's model cannot take its dataset's batches, or ``None`` when it can.
 
     Builds the model on the meta device and runs the task's ``fit_check`` on the data
-    object's ``example_batch()`` (real shapes and dtypes: token indices for a language model,
-    noise and labels for a GAN): no memory and no arithmetic, so even an ImageNet ResNet-50
-    costs a few milliseconds.
+    object's ``example_batch()`` (real shapes and dtypes, whatever the task feeds its model):
+    no memory and no arithmetic, so even a large model costs a few milliseconds.
     """
     import torch
 
@@ -261,8 +260,8 @@ def model_fits(cfg: DictConfig) -> str | None:
 def identity_config(cfg: DictConfig) -> dict[str, Any]:
     """The part of a finalized config that determines the cell's result.
 
-    Values built from ``paths.*`` (``dataset.data_dir: ${paths.data}/cifar10``, a weights file)
-    enter as ``<paths.data>/cifar10``: the same cell on another machine, with its data mounted
+    Values built from ``paths.*`` (``dataset.data_dir: ${paths.data}/<name>``, a weights file)
+    enter as ``<paths.data>/<name>``: the same cell on another machine, with its data mounted
     elsewhere, keeps its id.
     """
     masked = cfg.copy()

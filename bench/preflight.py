@@ -84,7 +84,7 @@ def check_accelerator(trainer: DictConfig) -> str | None:
 def check_data(cfg: DictConfig, cache: CheckCache | None = None) -> list[str]:
     """The cell's data object's own preflight (file existence and headers).
 
-    A data class that reads no files (digits, synthetic, toy: it keeps the base
+    A data class that reads no files (it keeps the base
     ``TaskData.preflight``) is remembered in ``cache`` as having nothing to check, so a later
     plan of it imports neither its module nor Lightning (see :mod:`bench.checkcache`).
     """
