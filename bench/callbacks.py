@@ -33,8 +33,11 @@ class OptimizerEpochHook(pl.Callback):
 
 
 def batches_done(trainer: pl.Trainer) -> int:
-    """Training batches (``training_step`` calls) completed so far, across epochs and resumes."""
-    return int(trainer.fit_loop.epoch_loop.batch_progress.total.completed)
+    """Training steps completed so far, across epochs and resumes: ``training_step`` calls,
+    or the task's own count where one call packs several steps (``Task.steps_done``)."""
+    steps_done = getattr(trainer.lightning_module, "steps_done", None)
+    steps = steps_done() if callable(steps_done) else None
+    return int(trainer.fit_loop.epoch_loop.batch_progress.total.completed if steps is None else steps)
 
 
 class StepBudget(pl.Callback):
@@ -184,6 +187,15 @@ class AtomicLastCheckpoint(ModelCheckpoint):
         self.written = False
         self._pending: tuple[dict[str, Any], str] | None = None
         self._last_write = time.monotonic()
+
+    @property
+    def state_key(self) -> str:
+        # Lightning formats the key around every hook call of every callback; ModelCheckpoint
+        # builds it from its settings each time. They are fixed once constructed.
+        key = self.__dict__.get("_state_key")
+        if key is None:
+            key = self.__dict__["_state_key"] = super().state_key
+        return key
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._last_write = time.monotonic()  # the first write is due every_s into training

@@ -18,6 +18,11 @@ What the runner passes in and expects back:
   a step budget (``max_steps``: that many ``training_step`` calls) at each evaluation, so a
   task with a step budget logs its running training figures in its evaluation hooks.
 - A non-finite loss raises :class:`tasks.Diverged` through :meth:`Task.check_finite`.
+- A data object may pack several optimizer steps into one training batch
+  (``TaskData.steps_per_call`` > 1: the batch is a :class:`PackedSteps`), which saves
+  Lightning's per-batch hooks on workloads whose steps take well under a millisecond. The
+  runner turns packing off where per-batch hooks must see every step (probes, step budgets,
+  smoke runs); a task that cannot take packed batches sets it to 1 in ``setup``.
 - ``record_extras()`` adds fields to the record; ``fit_check`` is the plan-time forward pass.
 """
 
@@ -37,6 +42,11 @@ from tasks.metric import Metric
 OptimizerFactory = Callable[..., torch.optim.Optimizer]  # (params, role="model") -> Optimizer
 SchedulerFactory = Callable[[torch.optim.Optimizer], dict[str, Any] | None]
 SPLITS = ("val", "test")
+
+
+class PackedSteps(list):
+    """A training batch that holds several consecutive batches, one optimizer step each
+    (see ``TaskData.steps_per_call``)."""
 
 
 class ContractError(TypeError):
@@ -75,6 +85,31 @@ class Task(pl.LightningModule):
         optimizer = self.optimizer_factory(self.model.parameters(), "model")
         scheduler = self.scheduler_factory(optimizer) if self.scheduler_factory else None
         return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning sets ``_current_fx_name`` around every hook call (~50 times a training
+        # step); ``nn.Module.__setattr__`` searches parameters, buffers and submodules each
+        # time, ~5% of a step of a small model. It is always a plain string or None.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def log_epoch(self, values: dict[str, float]) -> None:
+        """Publish evaluation-level metrics (Python floats, already reduced across ranks) in
+        ``trainer.callback_metrics``, where the record and any callback read them.
+
+        What ``self.log(..., on_epoch=True, sync_dist=False)`` ends with, without Lightning's
+        result collection: ~1 ms a call, which a workload with sub-millisecond steps notices.
+        """
+        metrics = self.trainer.callback_metrics
+        for key, value in values.items():
+            metrics[key] = torch.tensor(float(value))
+
+    def steps_done(self) -> int | None:
+        """Training steps completed so far when they differ from ``training_step`` calls
+        (packed batches); ``None``: count ``training_step`` calls."""
+        return None
 
     # --- divergence -----------------------------------------------------------------
     def any_rank(self, flag: bool) -> bool:
@@ -121,6 +156,7 @@ class TaskData(pl.LightningDataModule):
     """
 
     eval_test_every_epoch: bool = True  # set by the runner: validation loader 1 is the test split
+    steps_per_call: int = 1  # optimizer steps one training batch packs (a PackedSteps when > 1)
 
     def split_loader(self, split: str) -> Iterable[Any]:
         """The batches of ``split`` (``train``, ``val`` or ``test``) for this rank."""

@@ -7,17 +7,24 @@ and ``{val,test}_acc5`` when ``5 in topk``.
 
 Metrics are accumulated as on-device sums (no per-step host sync, no per-step
 ``self.log``) and reduced across data-parallel ranks once per epoch.
+
+Packed batches (``dataset.steps_per_call`` > 1, :class:`tasks.base.PackedSteps`) are
+trained with manual optimization, step for step what automatic optimization does with
+the same batches: zero the gradients, backward, clip (the Trainer's
+``gradient_clip_val``), step, and step a per-step schedule; a per-epoch schedule steps at
+the epoch end, before ``last.ckpt`` is taken (a resume neither repeats nor skips it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tasks.base import SPLITS, OptimizerFactory, SchedulerFactory, Task
+from tasks.base import SPLITS, OptimizerFactory, PackedSteps, SchedulerFactory, Task
 from tasks.metric import ACCURACY, TOP5
 from tasks.param_groups import has_group_option, spherical_param_groups
 
@@ -44,6 +51,7 @@ class ClassificationModule(Task):
         self.label_smoothing = float(label_smoothing)
         self.topk = tuple(sorted(int(k) for k in topk))
         self._train_sums: Tensor | None = None
+        self._packed = False  # training batches are PackedSteps (set in setup, from the data object)
         self._eval_sums: dict[str, Tensor] = {}
 
     def forward(self, x: Tensor) -> Tensor:
@@ -67,23 +75,57 @@ class ClassificationModule(Task):
         return {"spherical": info} if info else None
 
     # --- training -------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        data = getattr(self.trainer, "datamodule", None)
+        self._packed = getattr(data, "steps_per_call", 1) > 1
+        self.automatic_optimization = not self._packed
+
+    def steps_done(self) -> int | None:
+        return self.trainer.global_step if self._packed else None
+
     def on_train_epoch_start(self) -> None:
         self._train_sums = torch.zeros(2, device=self.device, dtype=torch.float64)
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        x, y = batch
+    def _loss(self, x: Tensor, y: Tensor, step: int) -> Tensor:
         loss = F.cross_entropy(self.model(x), y, label_smoothing=self.label_smoothing)
         sums = self._train_sums
         sums[0] += loss.detach().double() * y.shape[0]
         sums[1] += y.shape[0]
-        self.check_finite(sums[0], "training loss", step=batch_idx)
+        self.check_finite(sums[0], "training loss", step=step)
         return loss
 
+    def training_step(self, batch: tuple[Tensor, Tensor] | PackedSteps, batch_idx: int) -> Tensor | None:
+        if isinstance(batch, PackedSteps):
+            return self._packed_steps(batch, batch_idx)
+        return self._loss(*batch, step=batch_idx)
+
+    def _packed_steps(self, batches: PackedSteps, batch_idx: int) -> None:
+        optimizer = self.optimizers()
+        scheduler = self._scheduler("step")
+        clip = self.trainer.gradient_clip_val
+        first = batch_idx * self.trainer.datamodule.steps_per_call  # index of the first step in the epoch
+        for i, (x, y) in enumerate(batches):
+            loss = self._loss(x, y, step=first + i)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            if clip:
+                self.clip_gradients(optimizer)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+
+    def _scheduler(self, interval: str) -> Any:
+        configs = self.trainer.lr_scheduler_configs
+        return configs[0].scheduler if configs and configs[0].interval == interval else None
+
     def on_train_epoch_end(self) -> None:
+        scheduler = self._scheduler("epoch") if self._packed else None
+        if scheduler is not None:  # before the monitoring callbacks: last.ckpt holds the stepped schedule
+            scheduler.step()
         sums = self.trainer.strategy.reduce(self._train_sums, reduce_op="sum")
         train_loss = (sums[0] / sums[1].clamp_min(1)).item()
         self.check_finite(train_loss, "training loss")
-        self.log("train_loss", train_loss, on_epoch=True, sync_dist=False)
+        self.log_epoch({"train_loss": train_loss})
 
     # --- evaluation -----------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
@@ -112,4 +154,4 @@ class ClassificationModule(Task):
             values = {f"{split}_loss": sums[0].item() / n}
             for i, k in enumerate(self.topk):
                 values[f"{split}_acc" if k == 1 else f"{split}_acc{k}"] = sums[2 + i].item() / n
-            self.log_dict(values, on_epoch=True, sync_dist=False, add_dataloader_idx=False)
+            self.log_epoch(values)

@@ -23,8 +23,9 @@ class DigitsDataModule(TensorSplitsDataModule):
         split_seed: int = 0,
         seed: int = 0,
         smoke: bool = False,
+        steps_per_call: int = 1,
     ) -> None:
-        super().__init__(batch_size=batch_size, seed=seed)
+        super().__init__(batch_size=batch_size, seed=seed, steps_per_call=steps_per_call)
         if not 0 < val_fraction < 1 or not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
             raise ValueError(
                 f"dataset.val_fraction and dataset.test_fraction must be in (0, 1) with sum < 1, "

@@ -46,6 +46,7 @@ def plain_loop(cfg: DictConfig) -> float:
     torch.manual_seed(int(cfg.seed))
     data = build(cfg.dataset, DATASET_METADATA_KEYS)
     data.setup("fit")
+    data.steps_per_call = 1  # packing saves Lightning's per-batch hooks; a plain loop has none
     model = build(cfg.model)
     optimizer = optimizer_factory(cfg)(model.parameters())
     scheduler = scheduler_factory(cfg)(optimizer)["scheduler"]

@@ -50,10 +50,14 @@ def test_long_interval_writes_once_at_the_end_with_every_epoch(tmp_path: Path, m
     assert ckpt["epoch"] == 3 and len(ckpt["callbacks"]["History"]["entries"]) == 4
 
 
-def test_stop_signal_writes_the_held_epoch_and_resume_is_bit_exact(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+# digits packs each epoch into one training batch (dataset.steps_per_call), where the task
+# steps a per-epoch schedule itself: the cosine case shows a resume steps it neither twice nor never
+@pytest.mark.parametrize("schedule", ["schedule=constant", "schedule=cosine"])
+def test_stop_signal_writes_the_held_epoch_and_resume_is_bit_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  schedule: str) -> None:
     fresh = tmp_path / "fresh"
-    assert run_bench(*CELL, "checkpoint_every_s=0", f"paths.runs={fresh}") == 0
+    cell = (*CELL, schedule)
+    assert run_bench(*cell, "checkpoint_every_s=0", f"paths.runs={fresh}") == 0
     runs = tmp_path / "runs"
     writes = _count_writes(monkeypatch)
     take_row = History._take_row
@@ -64,7 +68,7 @@ def test_stop_signal_writes_the_held_epoch_and_resume_is_bit_exact(tmp_path: Pat
             os.kill(os.getpid(), signal.SIGTERM)  # lands during epoch 1's end; the cell stops in epoch 2
 
     monkeypatch.setattr(History, "_take_row", signal_after_second_epoch)
-    assert run_bench(*CELL, "checkpoint_every_s=3600", f"paths.runs={runs}") == 128 + signal.SIGTERM
+    assert run_bench(*cell, "checkpoint_every_s=3600", f"paths.runs={runs}") == 128 + signal.SIGTERM
     assert writes == ["flush"]  # nothing was due; the stop wrote the epoch held in memory
     [cut] = records(runs)
     assert cut["status"] == "running" and [h["epoch"] for h in cut["history"]] == [0, 1]
@@ -72,11 +76,12 @@ def test_stop_signal_writes_the_held_epoch_and_resume_is_bit_exact(tmp_path: Pat
     assert len(ckpt["callbacks"]["History"]["entries"]) == 2  # checkpoint and record agree
 
     monkeypatch.setattr(History, "_take_row", take_row)
-    assert run_bench(*CELL, "checkpoint_every_s=3600", f"paths.runs={runs}") == 0
+    assert run_bench(*cell, "checkpoint_every_s=3600", f"paths.runs={runs}") == 0
     [resumed], [straight] = records(runs), records(fresh)
     assert resumed["resumed_from"].endswith("last.ckpt")
     assert strip_time(resumed["history"]) == strip_time(straight["history"])  # bit for bit on CPU
     assert resumed["final"] == straight["final"]
+    assert len({h["lr"] for h in straight["history"]}) == (4 if schedule.endswith("cosine") else 1)
 
 
 def test_bad_interval_is_a_plan_time_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,63 @@
+"""Packed training batches (``dataset.steps_per_call``): the same optimizer steps on the same
+batches as one step per Lightning batch, so a cell's history is identical either way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.cell import run_cell
+from bench.perf.runner import compose_cell
+from tasks.base import PackedSteps
+from tasks.tensor_loader import TensorLoader
+from tests.scale.helpers import strip_time
+
+
+def test_packed_loader_yields_the_same_batches_in_packs() -> None:
+    x, y = torch.randn(37, 3), torch.arange(37)
+    plain = TensorLoader(x, y, batch_size=4, shuffle=True, seed=5)
+    packed = TensorLoader(x, y, batch_size=4, shuffle=True, seed=5, steps_per_call=3)
+    for loader in (plain, packed):
+        loader.sampler.set_epoch(2)
+    packs = list(packed)
+    assert all(isinstance(p, PackedSteps) for p in packs)
+    assert [len(p) for p in packs] == [3, 3, 3, 1] and len(packed) == 4 and len(plain) == 10
+    flat = [batch for pack in packs for batch in pack]
+    assert len(flat) == len(list(plain))
+    for (px, py), (qx, qy) in zip(plain, flat, strict=True):
+        assert torch.equal(px, qx) and torch.equal(py, qy)
+
+
+def _cell(tmp_path: Path, k: int, *overrides: str) -> dict:
+    cfg = compose_cell(["model=mlp", "dataset=digits", "optimizer=adam", "lr=0.003", "epochs=3", "seed=1",
+                        f"dataset.steps_per_call={k}", f"paths.runs={tmp_path / str(k)}", *overrides])
+    return run_cell(cfg)
+
+
+@pytest.mark.parametrize("overrides", [
+    ("schedule=cosine",),                                     # a per-epoch schedule, stepped by the task
+    ("schedule=cosine", "schedule.interval=step", "schedule.T_max=51", "grad_clip=0.05"),  # per step, clipped
+])
+def test_packed_cell_trains_step_for_step_like_one_batch_per_step(tmp_path: Path, overrides: tuple[str, ...]) -> None:
+    one, five, whole = (_cell(tmp_path, k, *overrides) for k in (1, 5, 32))  # 17 batches: packs of 5,5,5,2 and 17
+    assert one["status"] == five["status"] == whole["status"] == "ok"
+    assert [h["step"] for h in one["history"]] == [17, 34, 51]
+    lrs = [h["lr"] for h in one["history"]]
+    assert len(set(lrs)) == 3  # the schedule moved, so a missed or doubled step would show
+    assert strip_time(five["history"]) == strip_time(one["history"])
+    assert strip_time(whole["history"]) == strip_time(one["history"])
+
+
+def test_divergence_inside_a_pack_names_the_same_step(tmp_path: Path) -> None:
+    one, whole = (_cell(tmp_path, k, "optimizer=sgd", "lr=1e6") for k in (1, 32))
+    assert one["status"] == whole["status"] == "diverged"
+    assert one["error"] == whole["error"] and "step" in one["error"]
+
+
+def test_step_budgets_count_single_steps(tmp_path: Path) -> None:
+    """A step budget counts Lightning batches, so the runner turns packing off for it."""
+    record = _cell(tmp_path, 32, "max_steps=10", "eval_every=5")
+    assert record["status"] == "ok"
+    assert [h["step"] for h in record["history"]] == [5, 10]
