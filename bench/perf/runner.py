@@ -15,7 +15,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -77,26 +77,33 @@ def plain_loop(cfg: DictConfig) -> float:
     return time.perf_counter() - tic
 
 
-def runner(cfg: DictConfig, runs: Path) -> float:
-    tic = time.perf_counter()
-    record = run_cell(cfg)
-    assert record["status"] == "ok", record.get("error")
-    return time.perf_counter() - tic
+def plain_vs_runner(compose_round: Callable[[int], DictConfig], plain: Callable[[DictConfig], float],
+                    repeats: int) -> tuple[float, float]:
+    """(median plain seconds, median runner seconds): ``repeats`` rounds of the plain loop then
+    :func:`bench.cell.run_cell` on the cell ``compose_round(i)`` describes (each round with its
+    own runs directory), after one warm-up round that is dropped. A runner cell that does not
+    end ``ok`` raises ``RuntimeError``: its time would mean nothing."""
+    plain_t, runner_t = [], []
+    for i in range(repeats + 1):
+        cfg = compose_round(i)
+        p = plain(cfg)
+        tic = time.perf_counter()
+        record = run_cell(cfg)
+        r = time.perf_counter() - tic
+        if record.get("status") != "ok":
+            raise RuntimeError(f"runner cell ended {record.get('status')}: {record.get('error')}")
+        if i:
+            plain_t.append(p)
+            runner_t.append(r)
+    return statistics.median(plain_t), statistics.median(runner_t)
 
 
 def measure(name: str, epochs: int, repeats: int) -> tuple[float, float]:
     """(median plain seconds, median runner seconds) for one workload."""
-    plain_t, runner_t = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(repeats + 1):  # the first round warms caches and is dropped
-            overrides = [*WORKLOADS[name], f"epochs={epochs}", f"paths.runs={tmp}/{i}", "logger=csv", "seed=0"]
-            cfg = compose_cell(overrides)
-            p = plain_loop(cfg)
-            r = runner(cfg, Path(tmp))
-            if i:
-                plain_t.append(p)
-                runner_t.append(r)
-    return statistics.median(plain_t), statistics.median(runner_t)
+        return plain_vs_runner(
+            lambda i: compose_cell([*WORKLOADS[name], f"epochs={epochs}", f"paths.runs={tmp}/{i}", "logger=csv", "seed=0"]),
+            plain_loop, repeats)
 
 
 def main(argv: list[str]) -> None:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from PIL import Image
 
 
@@ -102,7 +102,7 @@ def main(argv: list[str]) -> int:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from bench.cell import run_cell
+    from bench.perf.runner import plain_vs_runner
     from bench.plan import CONF_DIR
 
     parser = argparse.ArgumentParser(prog="python -m tasks.segmentation.perf", description=__doc__.splitlines()[0])
@@ -111,26 +111,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--images", type=int, default=48, help="training images (validation: a quarter)")
     parser.add_argument("--encoder", default="resnet18")
     args = parser.parse_args(argv)
-    plain_t, runner_t = [], []
+
     with tempfile.TemporaryDirectory() as tmp:
         data = write_fake_coco(Path(tmp) / "coco", args.images, max(2, args.images // 4))
-        for i in range(args.repeats + 1):
+
+        def compose_round(i: int) -> DictConfig:
             GlobalHydra.instance().clear()
             with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-                cfg = compose(config_name="config", overrides=_overrides(data, Path(tmp) / f"runs{i}", args.epochs,
-                                                                          args.encoder))
-            p = plain_loop(cfg)
-            tic = time.perf_counter()
-            record = run_cell(cfg)
-            r = time.perf_counter() - tic
-            if record.get("status") != "ok":
-                print(f"runner cell ended {record.get('status')}: {record.get('error')}")
-                return 1
-            if i:
-                plain_t.append(p)
-                runner_t.append(r)
+                return compose(config_name="config",
+                               overrides=_overrides(data, Path(tmp) / f"runs{i}", args.epochs, args.encoder))
+
+        try:
+            plain, run = plain_vs_runner(compose_round, plain_loop, args.repeats)
+        except RuntimeError as exc:
+            print(exc)
+            return 1
     images = args.epochs * args.images
-    plain, run = statistics.median(plain_t), statistics.median(runner_t)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, FPN/{args.encoder}, {args.images} train "
           f"images (64 px crops), {args.epochs} epochs, median of {args.repeats}")
     print(f"{'contender':<8} {'seconds':>8} {'train img/s':>12}")

@@ -16,7 +16,6 @@ synthetic prepared corpus is written to a temporary directory (random ids, IWSLT
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -108,8 +107,7 @@ def plain_loop(cfg: DictConfig) -> tuple[float, int]:
 
 
 def main(argv: list[str]) -> int:
-    from bench.cell import run_cell
-    from bench.perf.runner import compose_cell
+    from bench.perf.runner import compose_cell, plain_vs_runner
 
     parser = argparse.ArgumentParser(prog="python -m bench.perf translation", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="paths.data holding iwslt14.tokenized.de-en/")
@@ -117,24 +115,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override")
     args = parser.parse_args(argv)
-    plain_t, runner_t, tokens = [], [], 0
+    tokens = 0
+
+    def plain(cfg: DictConfig) -> float:
+        nonlocal tokens
+        seconds, tokens = plain_loop(cfg)
+        return seconds
+
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or synthetic_corpus(Path(tmp) / "data")
         base = ["experiment=iwslt_small", f"paths.data={data}", "optimizer=adam", "lr=0.0015", "seed=0",
                 f"epochs={args.epochs}", "module.max_len_a=0", "module.max_len_b=10", "logger=csv", *args.set]
-        for i in range(args.repeats + 1):
-            cfg = compose_cell([*base, f"paths.runs={tmp}/runs{i}"])
-            p, tokens = plain_loop(cfg)
-            tic = time.perf_counter()
-            record = run_cell(cfg)
-            r = time.perf_counter() - tic
-            if record.get("status") != "ok":
-                print(f"runner cell ended {record.get('status')}: {record.get('error')}")
-                return 1
-            if i:
-                plain_t.append(p)
-                runner_t.append(r)
-    plain, run = statistics.median(plain_t), statistics.median(runner_t)
+        try:
+            plain_s, run = plain_vs_runner(lambda i: compose_cell([*base, f"paths.runs={tmp}/runs{i}"]), plain, args.repeats)
+        except RuntimeError as exc:
+            print(exc)
+            return 1
+    plain = plain_s
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epochs, "
           f"{tokens} training target tokens, median of {args.repeats}")
     print(f"{'side':<8} {'seconds':>9} {'tokens/s':>10}")
