@@ -2,7 +2,7 @@
 
 Both sides build the same model, data and optimizer from the same composed config and
 train the same epochs with a validation and test pass after each; the runner also writes
-its record and ``last.ckpt`` every epoch (that is part of what it costs). Runs alternate
+its record and ``last.ckpt`` (that is part of what it costs). Runs alternate
 in one process and the median of ``--repeats`` is reported as throughput ratio
 ``plain_time / runner_time`` (1.0 = no overhead).
 
