@@ -17,7 +17,6 @@ import traceback
 import warnings
 import zipfile
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 from typing import Any
 
