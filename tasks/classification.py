@@ -78,6 +78,9 @@ class ClassificationModule(Task):
     def setup(self, stage: str) -> None:
         data = getattr(self.trainer, "datamodule", None)
         self._packed = getattr(data, "steps_per_call", 1) > 1
+        if self._packed and self.trainer.accumulate_grad_batches != 1:
+            data.steps_per_call = 1  # accumulation is Lightning's automatic optimization: one batch a call
+            self._packed = False
         self.automatic_optimization = not self._packed
 
     def steps_done(self) -> int | None:

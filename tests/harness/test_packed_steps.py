@@ -61,3 +61,12 @@ def test_step_budgets_count_single_steps(tmp_path: Path) -> None:
     record = _cell(tmp_path, 32, "max_steps=10", "eval_every=5")
     assert record["status"] == "ok"
     assert [h["step"] for h in record["history"]] == [5, 10]
+
+
+def test_gradient_accumulation_turns_packing_off(tmp_path: Path) -> None:
+    accumulate = ("+trainer.accumulate_grad_batches=2",)
+    one, whole = _cell(tmp_path, 1, *accumulate), _cell(tmp_path, 32, *accumulate)
+    plain = _cell(tmp_path / "plain", 1)
+    assert one["status"] == whole["status"] == "ok"
+    assert strip_time(whole["history"]) == strip_time(one["history"])
+    assert strip_time(one["history"]) != strip_time(plain["history"])  # accumulation did change the steps
