@@ -439,9 +439,6 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
         data_kw["batch_size"] = per_device_batch_size(int(cfg.dataset.batch_size), trainer.world_size)
     datamodule = build_data(cfg, **data_kw)
     datamodule.eval_test_every_epoch = bool(cfg.eval_test_every_epoch)
-    if cfg.get("probes") or smoke or history.per == "step":
-        # probes, step budgets and smoke's batch limit count Lightning batches: one step each
-        datamodule.steps_per_call = 1
     model = build(cfg.model)
     if runner_opts.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)
@@ -452,6 +449,9 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
         scheduler_factory=scheduler_factory(cfg),
         divergence_check_every=int(cfg.divergence_check_every),
     )
+    if cfg.get("probes") or smoke or history.per == "step" or not getattr(module, "packs_steps", False):
+        # probes, step budgets and smoke's batch limit count Lightning batches: one step each
+        datamodule.steps_per_call = 1
     if runner_opts.get("compile"):
         module.model = torch.compile(module.model)
     return trainer, module, datamodule

@@ -21,8 +21,8 @@ What the runner passes in and expects back:
 - A data object may pack several optimizer steps into one training batch
   (``TaskData.steps_per_call`` > 1: the batch is a :class:`PackedSteps`), which saves
   Lightning's per-batch hooks on workloads whose steps take well under a millisecond. The
-  runner turns packing off where per-batch hooks must see every step (probes, step budgets,
-  smoke runs); a task that cannot take packed batches sets it to 1 in ``setup``.
+  runner packs only for a task that declares ``packs_steps = True``, and never where
+  per-batch hooks must see every step (probes, step budgets, smoke runs).
 - ``record_extras()`` adds fields to the record; ``fit_check`` is the plan-time forward pass.
 """
 
@@ -71,6 +71,7 @@ class Task(pl.LightningModule):
     logged_keys: ClassVar[tuple[str, ...]]
     roles: ClassVar[tuple[str, ...]] = ("model",)
     reported: ClassVar[tuple[Metric, ...]] = ()  # other metrics tables may print (top-5 accuracy)
+    packs_steps: ClassVar[bool] = False  # training_step takes PackedSteps (TaskData.steps_per_call > 1)
 
     def __init__(self, model: nn.Module, optimizer_factory: OptimizerFactory,
                  scheduler_factory: SchedulerFactory | None = None, divergence_check_every: int = 1) -> None:

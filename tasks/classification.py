@@ -33,6 +33,7 @@ class ClassificationModule(Task):
     metric = ACCURACY
     reported = (TOP5,)
     logged_keys = ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")
+    packs_steps = True
 
     def __init__(
         self,

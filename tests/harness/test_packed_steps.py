@@ -70,3 +70,20 @@ def test_gradient_accumulation_turns_packing_off(tmp_path: Path) -> None:
     assert one["status"] == whole["status"] == "ok"
     assert strip_time(whole["history"]) == strip_time(one["history"])
     assert strip_time(one["history"]) != strip_time(plain["history"])  # accumulation did change the steps
+
+
+def test_only_tasks_that_declare_it_get_packed_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasks.classification import ClassificationModule
+
+    monkeypatch.setattr(ClassificationModule, "packs_steps", False)
+    seen: list[type] = []
+    step = ClassificationModule.training_step
+
+    def spy(self, batch, batch_idx):
+        seen.append(type(batch))
+        return step(self, batch, batch_idx)
+
+    monkeypatch.setattr(ClassificationModule, "training_step", spy)
+    record = _cell(tmp_path, 32)
+    assert record["status"] == "ok" and [h["step"] for h in record["history"]] == [17, 34, 51]
+    assert len(seen) == 51 and PackedSteps not in seen
