@@ -182,28 +182,18 @@ def plain_epoch(cfg: Any, device: torch.device) -> float:
 
 
 def time_epoch(device: torch.device, tiny: bool, repeats: int) -> dict[str, Any]:
-    from bench.cell import run_cell
-    from bench.perf.runner import compose_cell
+    from bench.perf.runner import compose_cell, plain_vs_runner
     from tasks.vision.cifar_format import write_synthetic_cifar
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         n_train = 64 if tiny else 50_000
         write_synthetic_cifar(data, "cifar10", n_train=n_train, n_test=32 if tiny else 10_000)
-        plain, runner = [], []
-        for i in range(repeats + 1):  # round 0 warms cuDNN autotuning and the allocator; dropped
-            cfg = compose_cell(_overrides(data, Path(tmp) / f"runs{i}", tiny, device.type == "cuda"))
-            p = plain_epoch(cfg, device)
-            tic = time.perf_counter()
-            record = run_cell(cfg)
-            r = time.perf_counter() - tic
-            if record.get("status") != "ok":
-                raise RuntimeError(f"runner cell ended {record.get('status')}: {str(record.get('error'))[-300:]}")
-            if i:
-                plain.append(p)
-                runner.append(r)
+        plain, runner, record = plain_vs_runner(
+            lambda i: compose_cell(_overrides(data, Path(tmp) / f"runs{i}", tiny, device.type == "cuda")),
+            lambda cfg: plain_epoch(cfg, device), repeats)
         images = n_train - (16 if tiny else 5000)
-        return {"images": images, "plain_s": statistics.median(plain), "runner_s": statistics.median(runner),
+        return {"images": images, "plain_s": plain, "runner_s": runner,
                 "device": record.get("device"), "precision": record["config"]["trainer"].get("precision")}
 
 

@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -78,11 +79,12 @@ def plain_loop(cfg: DictConfig) -> float:
 
 
 def plain_vs_runner(compose_round: Callable[[int], DictConfig], plain: Callable[[DictConfig], float],
-                    repeats: int) -> tuple[float, float]:
-    """(median plain seconds, median runner seconds): ``repeats`` rounds of the plain loop then
-    :func:`bench.cell.run_cell` on the cell ``compose_round(i)`` describes (each round with its
-    own runs directory), after one warm-up round that is dropped. A runner cell that does not
-    end ``ok`` raises ``RuntimeError``: its time would mean nothing."""
+                    repeats: int) -> tuple[float, float, dict[str, Any]]:
+    """(median plain seconds, median runner seconds, the last runner record): ``repeats``
+    rounds of the plain loop then :func:`bench.cell.run_cell` on the cell ``compose_round(i)``
+    describes (each round with its own runs directory), after one warm-up round that is
+    dropped (caches, cuDNN autotuning, the allocator). A runner cell that does not end ``ok``
+    raises ``RuntimeError`` with the end of its error: its time would mean nothing."""
     plain_t, runner_t = [], []
     for i in range(repeats + 1):
         cfg = compose_round(i)
@@ -91,19 +93,20 @@ def plain_vs_runner(compose_round: Callable[[int], DictConfig], plain: Callable[
         record = run_cell(cfg)
         r = time.perf_counter() - tic
         if record.get("status") != "ok":
-            raise RuntimeError(f"runner cell ended {record.get('status')}: {record.get('error')}")
+            raise RuntimeError(f"runner cell ended {record.get('status')}: {str(record.get('error'))[-300:]}")
         if i:
             plain_t.append(p)
             runner_t.append(r)
-    return statistics.median(plain_t), statistics.median(runner_t)
+    return statistics.median(plain_t), statistics.median(runner_t), record
 
 
 def measure(name: str, epochs: int, repeats: int) -> tuple[float, float]:
     """(median plain seconds, median runner seconds) for one workload."""
     with tempfile.TemporaryDirectory() as tmp:
-        return plain_vs_runner(
+        plain, runner, _ = plain_vs_runner(
             lambda i: compose_cell([*WORKLOADS[name], f"epochs={epochs}", f"paths.runs={tmp}/{i}", "logger=csv", "seed=0"]),
             plain_loop, repeats)
+    return plain, runner
 
 
 def main(argv: list[str]) -> None:

@@ -122,7 +122,7 @@ def main(argv: list[str]) -> int:
                                overrides=_overrides(data, Path(tmp) / f"runs{i}", args.epochs, args.encoder))
 
         try:
-            plain, run = plain_vs_runner(compose_round, plain_loop, args.repeats)
+            plain, run, _ = plain_vs_runner(compose_round, plain_loop, args.repeats)
         except RuntimeError as exc:
             print(exc)
             return 1

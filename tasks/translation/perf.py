@@ -127,7 +127,7 @@ def main(argv: list[str]) -> int:
         base = ["experiment=iwslt_small", f"paths.data={data}", "optimizer=adam", "lr=0.0015", "seed=0",
                 f"epochs={args.epochs}", "module.max_len_a=0", "module.max_len_b=10", "logger=csv", *args.set]
         try:
-            plain_s, run = plain_vs_runner(lambda i: compose_cell([*base, f"paths.runs={tmp}/runs{i}"]), plain, args.repeats)
+            plain_s, run, _ = plain_vs_runner(lambda i: compose_cell([*base, f"paths.runs={tmp}/runs{i}"]), plain, args.repeats)
         except RuntimeError as exc:
             print(exc)
             return 1
