@@ -7,6 +7,7 @@ the sweep through the configured launcher (one job per cell), and a summary foll
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import sys
@@ -42,9 +43,7 @@ def _hydra_entry(cfg: DictConfig) -> dict:
     return run_cell(cfg, planned=entry)
 
 
-_frozen = False
-
-
+@functools.cache
 def _freeze_imports() -> None:
     """Move the objects alive after the runner's imports out of the cyclic collector, once.
 
@@ -53,10 +52,7 @@ def _freeze_imports() -> None:
     (~0.2 s each, every other quickstart cell in a joblib worker), then scan only what the
     cells made. Later cells' garbage is never frozen: only the first job of a process freezes.
     """
-    global _frozen
-    if not _frozen:
-        gc.freeze()
-        _frozen = True
+    gc.freeze()
 
 
 def _summarize(run_dirs: list[Path]) -> int:

@@ -6,6 +6,7 @@ import copy
 import os
 import time
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from weakref import proxy
@@ -188,14 +189,11 @@ class AtomicLastCheckpoint(ModelCheckpoint):
         self._pending: tuple[dict[str, Any], str] | None = None
         self._last_write = time.monotonic()
 
-    @property
+    @cached_property
     def state_key(self) -> str:
         # Lightning formats the key around every hook call of every callback; ModelCheckpoint
         # builds it from its settings each time. They are fixed once constructed.
-        key = self.__dict__.get("_state_key")
-        if key is None:
-            key = self.__dict__["_state_key"] = super().state_key
-        return key
+        return super().state_key
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._last_write = time.monotonic()  # the first write is due every_s into training

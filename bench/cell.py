@@ -449,7 +449,7 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
         scheduler_factory=scheduler_factory(cfg),
         divergence_check_every=int(cfg.divergence_check_every),
     )
-    if cfg.get("probes") or smoke or history.per == "step" or not getattr(module, "packs_steps", False):
+    if cfg.get("probes") or smoke or history.per == "step" or not module.packs_steps:
         # probes, step budgets and smoke's batch limit count Lightning batches: one step each
         datamodule.steps_per_call = 1
     if runner_opts.get("compile"):

@@ -52,7 +52,6 @@ class ClassificationModule(Task):
         self.label_smoothing = float(label_smoothing)
         self.topk = tuple(sorted(int(k) for k in topk))
         self._train_sums: Tensor | None = None
-        self._packed = False  # training batches are PackedSteps (set in setup, from the data object)
         self._eval_sums: dict[str, Tensor] = {}
 
     def forward(self, x: Tensor) -> Tensor:
@@ -78,14 +77,13 @@ class ClassificationModule(Task):
     # --- training -------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         data = getattr(self.trainer, "datamodule", None)
-        self._packed = getattr(data, "steps_per_call", 1) > 1
-        if self._packed and self.trainer.accumulate_grad_batches != 1:
+        if getattr(data, "steps_per_call", 1) > 1 and self.trainer.accumulate_grad_batches != 1:
             data.steps_per_call = 1  # accumulation is Lightning's automatic optimization: one batch a call
-            self._packed = False
-        self.automatic_optimization = not self._packed
+        # packed batches (PackedSteps) are trained with manual optimization
+        self.automatic_optimization = getattr(data, "steps_per_call", 1) == 1
 
     def steps_done(self) -> int | None:
-        return self.trainer.global_step if self._packed else None
+        return None if self.automatic_optimization else self.trainer.global_step
 
     def on_train_epoch_start(self) -> None:
         self._train_sums = torch.zeros(2, device=self.device, dtype=torch.float64)
@@ -123,7 +121,7 @@ class ClassificationModule(Task):
         return configs[0].scheduler if configs and configs[0].interval == interval else None
 
     def on_train_epoch_end(self) -> None:
-        scheduler = self._scheduler("epoch") if self._packed else None
+        scheduler = None if self.automatic_optimization else self._scheduler("epoch")
         if scheduler is not None:  # before the monitoring callbacks: last.ckpt holds the stepped schedule
             scheduler.step()
         sums = self.trainer.strategy.reduce(self._train_sums, reduce_op="sum")
