@@ -193,10 +193,10 @@ class TinyGAN(Task):
     def on_train_epoch_start(self) -> None:
         self._sums = torch.zeros(2, dtype=torch.float64)
 
-    def training_step(self, real: Tensor, batch_idx: int) -> None:
+    def _adversarial_step(self, real: Tensor, fake: Tensor, batch_idx: int) -> Tensor:
+        """One discriminator, then one generator update (BCE); returns the generator's loss."""
         opt_g, opt_d = self.optimizers()
-        gen, disc = self.model.generator, self.model.discriminator
-        fake = gen(self._noise(real.shape[0], self.current_epoch, batch_idx))
+        disc = self.model.discriminator
         ones, zeros = torch.ones(real.shape[0], 1), torch.zeros(real.shape[0], 1)
         d_loss = (F.binary_cross_entropy_with_logits(disc(real), ones)
                   + F.binary_cross_entropy_with_logits(disc(fake.detach()), zeros))
@@ -208,6 +208,11 @@ class TinyGAN(Task):
         self.manual_backward(g_loss)
         opt_g.step()
         self.check_finite(d_loss + g_loss, "GAN losses", step=batch_idx)
+        return g_loss
+
+    def training_step(self, real: Tensor, batch_idx: int) -> None:
+        fake = self.model.generator(self._noise(real.shape[0], self.current_epoch, batch_idx))
+        g_loss = self._adversarial_step(real, fake, batch_idx)
         self._sums += torch.stack([g_loss.detach().double(), torch.tensor(1.0, dtype=torch.float64)])
 
     def on_train_epoch_end(self) -> None:
@@ -247,22 +252,9 @@ class StepGAN(TinyGAN):
         return 3.0 + 0.5 * torch.randn(n, 1, generator=g)
 
     def training_step(self, batch: Tensor, batch_idx: int) -> None:
-        opt_g, opt_d = self.optimizers()
-        gen, disc = self.model.generator, self.model.discriminator
         real = self._real(batch.shape[0])
-        fake = gen(self._noise(real.shape[0], self.global_step))
-        ones, zeros = torch.ones(real.shape[0], 1), torch.zeros(real.shape[0], 1)
-        d_loss = (F.binary_cross_entropy_with_logits(disc(real), ones)
-                  + F.binary_cross_entropy_with_logits(disc(fake.detach()), zeros))
-        opt_d.zero_grad()
-        self.manual_backward(d_loss)
-        opt_d.step()
-        g_loss = F.binary_cross_entropy_with_logits(disc(fake), ones)
-        opt_g.zero_grad()
-        self.manual_backward(g_loss)
-        opt_g.step()
-        self.check_finite(d_loss + g_loss, "GAN losses", step=batch_idx)
-        self._g_losses.append(g_loss.item())
+        fake = self.model.generator(self._noise(real.shape[0], self.global_step))
+        self._g_losses.append(self._adversarial_step(real, fake, batch_idx).item())
 
     def on_train_epoch_end(self) -> None:
         pass  # a step budget: figures are logged per evaluation
