@@ -7,7 +7,6 @@ the sweep through the configured launcher (one job per cell), and a summary foll
 
 from __future__ import annotations
 
-import functools
 import gc
 import logging
 import sys
@@ -43,7 +42,9 @@ def _hydra_entry(cfg: DictConfig) -> dict:
     return run_cell(cfg, planned=entry)
 
 
-@functools.cache
+_frozen = False
+
+
 def _freeze_imports() -> None:
     """Move the objects alive after the runner's imports out of the cyclic collector, once.
 
@@ -51,8 +52,14 @@ def _freeze_imports() -> None:
     Python's automatic full collections, scanning all of torch's and Lightning's objects
     (~0.2 s each, every other quickstart cell in a joblib worker), then scan only what the
     cells made. Later cells' garbage is never frozen: only the first job of a process freezes.
+    A plain function and flag, not ``functools.cache``: under ``python -m bench`` the job
+    function is pickled by value from ``__main__`` for the joblib workers, and a cache
+    wrapper would be pickled by a name the workers cannot import.
     """
-    gc.freeze()
+    global _frozen
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
 
 
 def _summarize(run_dirs: list[Path]) -> int:

@@ -31,3 +31,18 @@ def test_joblib_launcher_writes_the_records_of_the_basic_launcher(tmp_path: Path
     [multirun] = pool.glob("default/_hydra/*/multirun.yaml")
     launcher = OmegaConf.load(multirun).hydra.launcher
     assert launcher._target_.endswith("JoblibLauncher") and launcher.n_jobs == 2
+
+
+def test_python_m_bench_runs_cells_in_joblib_workers(tmp_path: Path) -> None:
+    """What ``make bench`` runs: ``python -m bench`` in a fresh process, where the job function
+    lives in ``__main__`` and reaches the loky workers pickled by value."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, records
+
+    proc = subprocess.run([sys.executable, "-m", "bench", "optimizer=adam", "optimizer.lr_grid=[0.01,0.003]", "epochs=1",
+                           "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"paths.runs={tmp_path}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [r["status"] for r in records(tmp_path)] == ["ok", "ok"]
