@@ -130,3 +130,19 @@ def advance_epoch(opt: torch.optim.Optimizer, t: int, steps_per_epoch: int = 3) 
 
 def state_tensors(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [v for s in opt.state.values() for v in s.values() if isinstance(v, torch.Tensor)]
+
+
+def run_mixed_dtypes(case: Any, **kwargs: Any) -> list[torch.nn.Parameter]:
+    """Six steps of ``case.make(params, **kwargs)`` on float32 params plus a bfloat16 one, with
+    the bias missing its gradient every other step (buckets by device, dtype and step)."""
+    params = make_params(seed=5)
+    params.append(torch.nn.Parameter(torch.randn(4, 3, generator=torch.Generator().manual_seed(9)).bfloat16()))
+    opt = case.make(params, **kwargs)
+    grads = grad_stream(params, seed=6)
+    for t in range(6):
+        advance_epoch(opt, t)
+        set_grads(params, next(grads))
+        if t % 2 == 0:
+            params[1].grad = None  # the bias misses every other step
+        opt.step()
+    return params

@@ -25,7 +25,8 @@ from torch._dynamo.utils import counters
 import optimizers
 from optimizers._base import BaseOptimizer
 
-from .helpers import CASE_IDS, CASES, advance_epoch, clone_params, grad_stream, make_params, run_case, set_grads
+from .helpers import (CASE_IDS, CASES, advance_epoch, clone_params, grad_stream, make_params, run_case, run_mixed_dtypes,
+                      set_grads)
 
 TOL = {torch.float64: dict(rtol=1e-9, atol=1e-12), torch.float32: dict(rtol=1e-5, atol=1e-6)}
 
@@ -109,20 +110,7 @@ def test_one_graph_per_group_no_recompile_and_eager_numbers(cls, traced):
 @pytest.mark.slow
 @pytest.mark.parametrize("case", [c for c in CASES if c.id in ("yogi", "nosadam", "adarems")], ids=lambda c: c.id)
 def test_mixed_dtypes_and_step_counts_match_eager(case, traced):
-    def run(compile):
-        params = make_params(seed=5)
-        params.append(torch.nn.Parameter(torch.randn(4, 3, generator=torch.Generator().manual_seed(9)).bfloat16()))
-        opt = case.make(params, compile=compile)
-        grads = grad_stream(params, seed=6)
-        for t in range(6):
-            advance_epoch(opt, t)
-            set_grads(params, next(grads))
-            if t % 2 == 0:
-                params[1].grad = None  # the bias misses every other step
-            opt.step()
-        return params
-
-    for a, b in zip(run(True), run(False)):
+    for a, b in zip(run_mixed_dtypes(case, compile=True), run_mixed_dtypes(case, compile=False)):
         tol = TOL[torch.float32] if a.dtype == torch.float32 else dict(atol=4e-3, rtol=1e-2)
         torch.testing.assert_close(a, b, **tol)
 

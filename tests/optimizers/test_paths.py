@@ -7,7 +7,7 @@ import torch
 
 import optimizers
 
-from .helpers import CASE_IDS, CASES, advance_epoch, grad_stream, make_params, run_case, set_grads
+from .helpers import CASE_IDS, CASES, grad_stream, make_params, run_case, run_mixed_dtypes, set_grads
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
@@ -23,20 +23,7 @@ def test_foreach_matches_per_tensor(case):
 def test_mixed_dtypes_and_step_counts_in_one_group(case):
     """Buckets by (device, dtype, step): a bfloat16 tensor and a tensor that skipped steps."""
 
-    def run(foreach):
-        params = make_params(seed=5)
-        params.append(torch.nn.Parameter(torch.randn(4, 3, generator=torch.Generator().manual_seed(9)).bfloat16()))
-        opt = case.make(params, foreach=foreach)
-        grads = grad_stream(params, seed=6)
-        for t in range(6):
-            advance_epoch(opt, t)
-            set_grads(params, next(grads))
-            if t % 2 == 0:
-                params[1].grad = None  # the bias misses every other step
-            opt.step()
-        return params
-
-    for a, b in zip(run(True), run(False)):
+    for a, b in zip(run_mixed_dtypes(case, foreach=True), run_mixed_dtypes(case, foreach=False)):
         assert a.dtype == b.dtype
         if a.dtype == torch.float32:
             assert torch.equal(a, b)
