@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
+from tests.conftest import REPO, records
 
 
 def start_bench(*args: str, log: Path) -> subprocess.Popen:
@@ -69,6 +69,20 @@ def history_len(path: Path) -> int:
 
 def strip_time(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in h.items() if k != "time"} for h in history]
+
+
+def assert_same_records(got_dir: Path, want_dir: Path, keys: tuple[str, ...], cells: int) -> dict[str, dict]:
+    """The ``cells`` records under ``got_dir`` match those under ``want_dir`` cell for cell:
+    ``keys``, the config (paths aside) and the history (times aside). Returns ``got`` by cell id."""
+    got = {r["cell_id"]: r for r in records(got_dir)}
+    want = {r["cell_id"]: r for r in records(want_dir)}
+    assert len(got) == cells and got.keys() == want.keys()
+    for cell, rec in got.items():
+        for key in keys:
+            assert rec[key] == want[cell][key], (cell, key)
+        assert {**rec["config"], "paths": None} == {**want[cell]["config"], "paths": None}
+        assert strip_time(rec["history"]) == strip_time(want[cell]["history"])
+    return got
 
 
 def kill_session(proc: subprocess.Popen) -> None:

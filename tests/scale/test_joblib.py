@@ -7,8 +7,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from tests.conftest import records, run_bench
-from tests.scale.helpers import in_process_threads, strip_time
+from tests.conftest import run_bench
+from tests.scale.helpers import assert_same_records, in_process_threads
 
 SWEEP = ("optimizer=adam", "optimizer.lr_grid=[0.01,0.001]", "seeds=[0,1]", "epochs=2")  # 4 cells
 SAME = ("experiment", "cell_id", "status", "identity", "final", "best", "metric", "threads",
@@ -20,14 +20,7 @@ def test_joblib_launcher_writes_the_records_of_the_basic_launcher(tmp_path: Path
     with in_process_threads(1):  # OPTBENCH_THREADS=1 reaches the workers too: one float summation order
         assert run_bench(*SWEEP, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"paths.runs={pool}") == 0
         assert run_bench(*SWEEP, f"paths.runs={basic}") == 0
-    got = {r["cell_id"]: r for r in records(pool)}
-    want = {r["cell_id"]: r for r in records(basic)}
-    assert len(got) == 4 and got.keys() == want.keys()
-    for cell, rec in got.items():
-        for key in SAME:
-            assert rec[key] == want[cell][key], (cell, key)
-        assert {**rec["config"], "paths": None} == {**want[cell]["config"], "paths": None}
-        assert strip_time(rec["history"]) == strip_time(want[cell]["history"])
+    assert_same_records(pool, basic, SAME, cells=4)
     [multirun] = pool.glob("default/_hydra/*/multirun.yaml")
     launcher = OmegaConf.load(multirun).hydra.launcher
     assert launcher._target_.endswith("JoblibLauncher") and launcher.n_jobs == 2

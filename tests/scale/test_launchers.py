@@ -11,8 +11,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from bench.threads import available_cores, local_parallelism, threads_for_job
-from tests.conftest import REPO, records, run_bench
-from tests.scale.helpers import in_process_threads, strip_time
+from tests.conftest import REPO, run_bench
+from tests.scale.helpers import assert_same_records, in_process_threads
 
 SWEEP = ("optimizer=sgd", "optimizer.lr_grid=[0.05,0.02]", "seeds=[0,1]", "epochs=2")  # 4 cells
 SAME = ("experiment", "cell_id", "status", "identity", "final", "best", "metric",
@@ -26,14 +26,7 @@ def test_local_launcher_writes_the_records_of_the_basic_launcher(tmp_path: Path)
     threads = max(1, available_cores() // 4)  # cores / cells at once (bench.threads)
     with in_process_threads(threads):  # same float summation order as the local jobs
         assert run_bench(*SWEEP, f"paths.runs={basic}") == 0
-    got = {r["cell_id"]: r for r in records(local)}
-    want = {r["cell_id"]: r for r in records(basic)}
-    assert len(got) == 4 and got.keys() == want.keys()
-    for cell, rec in got.items():
-        for key in SAME:
-            assert rec[key] == want[cell][key], (cell, key)
-        assert {**rec["config"], "paths": None} == {**want[cell]["config"], "paths": None}
-        assert strip_time(rec["history"]) == strip_time(want[cell]["history"])
+    got = assert_same_records(local, basic, SAME, cells=4)
     # each cell ran in its own submitit job process, 4 at once, 1 torch thread each on 2 cores
     jobs = list(local.glob("default/_hydra/*/.submitit/*/*_0_log.out"))
     assert len(jobs) == 4 and all("Job completed successfully" in j.read_text() for j in jobs)
