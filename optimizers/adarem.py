@@ -167,20 +167,16 @@ class AdaRem(BaseOptimizer):
         return [group["eps"], c, 1 - group["beta"]], [[lr, 1 - lr * wd, 1.0]] * len(states), None
 
     @staticmethod
-    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Tensor, flags: tuple, kind: Any) -> Any:
-        """``x <- shrink*x - scale*(1 + c*b)*g`` with ``row = (scale, shrink, radius)``; a
-        spherical tensor (``kind``) is then projected to ``radius`` and its norm returned."""
+    def _kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Tensor, flags: tuple, kind: Any) -> None:
+        """``x <- shrink*x - scale*(1 + c*b)*g`` with ``row = (scale, shrink, radius)``
+        (AdaRem-S projects its spherical tensors afterwards, in :meth:`AdaRemS._post_kernel`)."""
         (m,) = st
         p.mul_(row[1])
         den = g.abs() * m.abs().amax() + s[0]
         num = (den + s[1] * m * g) * g
         p.sub_(row[0] * num / den)
         m.lerp_(g, s[2].to(m.dtype))
-        if not kind:
-            return None
-        norm = torch.linalg.vector_norm(p)
-        p.mul_(row[2] / norm)
-        return norm
+        return None
 
 
 def _check_epoch(value: Any) -> int:
@@ -227,7 +223,9 @@ class AdaRemS(AdaRem):
     Extra args: ``radius`` (``None`` or > 0), ``spherical`` (``None``/``True``/``False``),
     both settable per param group. Extra state per spherical tensor: ``radius`` and
     ``alpha`` (Python floats). The norms are brought to the host once per step (one
-    device sync per step on CUDA).
+    device sync per step on CUDA). With ``compile=True`` a param group with spherical
+    tensors runs two graphs per step, the update and then the projection (see
+    ``BaseOptimizer._post_kernel``).
     """
 
     def __init__(
@@ -338,6 +336,15 @@ class AdaRemS(AdaRem):
             rows.append([scale, 1 - scale * wd, state["radius"] if sphere else 1.0])
             kinds.append(sphere)
         return [group["eps"], c, 1 - group["beta"]], rows, tuple(kinds)
+
+    @staticmethod
+    def _post_kernel(p: Tensor, g: Tensor, st: list[Tensor], s: Tensor, row: Tensor, flags: tuple, kind: Any) -> Any:
+        """A spherical tensor (``kind``) is projected to ``radius = row[2]``; its norm before is returned."""
+        if not kind:
+            return None
+        norm = torch.linalg.vector_norm(p)
+        p.mul_(row[2] / norm)
+        return norm
 
     def _compiled_finish(self, group: dict[str, Any], states: list[dict[str, Any]], outs: list[Tensor]) -> None:
         if not outs:
