@@ -104,15 +104,9 @@ class ClassificationModule(Task):
     def _packed_steps(self, batches: PackedSteps, batch_idx: int) -> None:
         optimizer = self.optimizers()
         scheduler = self._scheduler("step")
-        clip = self.trainer.gradient_clip_val
         first = batch_idx * self.trainer.datamodule.steps_per_call  # index of the first step in the epoch
         for i, (x, y) in enumerate(batches):
-            loss = self._loss(x, y, step=first + i)
-            optimizer.zero_grad()
-            self.manual_backward(loss)
-            if clip:
-                self.clip_gradients(optimizer)
-            optimizer.step()
+            self.manual_step(optimizer, self._loss(x, y, step=first + i))
             if scheduler is not None:
                 scheduler.step()
 

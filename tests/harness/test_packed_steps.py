@@ -87,3 +87,31 @@ def test_only_tasks_that_declare_it_get_packed_batches(tmp_path: Path, monkeypat
     record = _cell(tmp_path, 32)
     assert record["status"] == "ok" and [h["step"] for h in record["history"]] == [17, 34, 51]
     assert len(seen) == 51 and PackedSteps not in seen
+
+
+def test_packed_steps_go_through_lightning_when_a_hook_listens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packed steps call backward and step directly only while no hook listens (Task.manual_step);
+    a module that defines ``on_after_backward`` gets it at every step, and the numbers agree."""
+    from tasks.base import Task
+    from tasks.classification import ClassificationModule
+
+    decided: list[bool] = []
+    hookless = Task._hookless
+
+    def spy(self) -> bool:
+        decided.append(hookless(self))
+        return decided[-1]
+
+    monkeypatch.setattr(Task, "_hookless", spy)
+    direct = _cell(tmp_path / "direct", 32, "grad_clip=0.05")
+    assert direct["status"] == "ok" and decided and all(decided)
+
+    calls: list[int] = []
+    monkeypatch.setattr(ClassificationModule, "on_after_backward", lambda self: calls.append(self.trainer.global_step),
+                        raising=False)
+    decided.clear()
+    hooked = _cell(tmp_path / "hooked", 32, "grad_clip=0.05")
+    assert hooked["status"] == "ok" and decided and not any(decided)
+    assert calls == list(range(51))  # every step, before its optimizer step
+    assert [h["step"] for h in hooked["history"]] == [17, 34, 51]
+    assert strip_time(hooked["history"]) == strip_time(direct["history"])
