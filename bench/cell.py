@@ -170,6 +170,7 @@ def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str
     (``bench.preemption``).
     """
     _quiet_lightning()
+    environment.drop_nvml_check_without_nvml()
     _collect_previous_cell()
     if planned is not None:
         cfg, run_dir = OmegaConf.create(planned["config"]), Path(planned["run_dir"])

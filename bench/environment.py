@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import subprocess
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +33,33 @@ def _versions() -> dict[str, str | None]:  # once per process: the imported pack
         except importlib.metadata.PackageNotFoundError:
             found[name] = None
     return found
+
+
+NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+
+
+@lru_cache(maxsize=1)
+def drop_nvml_check_without_nvml() -> bool:
+    """Unset ``PYTORCH_NVML_BASED_CUDA_CHECK`` where NVML cannot answer; True if it was unset.
+
+    Lightning sets it at import, so that ``torch.cuda.is_available()`` asks NVML, which does
+    not initialise CUDA (fork-safe). Where NVML fails (no NVIDIA driver), torch falls back to
+    the CUDA runtime's own check on every call anyway, after a failed ``dlopen`` of ~37 us;
+    torch's Adam, AdamW, NAdam, RAdam and RMSprop call it every step (3-4% of a digits cell).
+    Without the variable torch makes that same runtime check directly, so nothing but the
+    failed load changes. Decided once per process.
+    """
+    if os.environ.get(NVML_CHECK) != "1" or not torch.cuda._is_compiled():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Can't initialize NVML": the answer is what matters here
+        try:
+            failed = torch.cuda._device_count_nvml() < 0
+        except Exception:  # noqa: BLE001 - torch moved it: keep Lightning's choice
+            return False
+    if failed:
+        del os.environ[NVML_CHECK]
+    return failed
 
 
 @lru_cache(maxsize=1)
