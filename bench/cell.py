@@ -177,6 +177,8 @@ def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str
     else:
         cfg = finalize(cfg)
         run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
+        # resolved once, as the plan stores it: every later read would parse the interpolations again
+        cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     threads = configure_threads(cell_step_flops(cfg))
     label = f"{cfg.optimizer.name} {cfg.model.name}/{cfg.dataset.name} lr={cfg.lr:g} seed={cfg.seed}"
     newer = newer_schema(run_dir)
