@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 from bench.config import lr_grid, validate
 
 Compose = Callable[[list[str]], DictConfig]
+VALUE_KEYS = ("lr", "seed")  # per-cell plain values, set on a config composed without them
 
 
 def override_key(override: str) -> str:

@@ -15,10 +15,11 @@ from typing import Any, Optional
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.types import RunMode
-from omegaconf import OmegaConf
+from hydra.types import HydraContext, RunMode, TaskFunction
+from omegaconf import DictConfig, OmegaConf
 
 from bench import sweep as bench_sweep
+from hydra_plugins.optbench_sweeper.value_overrides import ValueOverridesLoader
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,14 @@ class OptbenchSweeper(BasicSweeper):
     def __init__(self, max_batch_size: Optional[int] = None, plan: Optional[str] = None) -> None:
         super().__init__(max_batch_size=max_batch_size, params=None)
         self.plan = plan
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        """The launcher's jobs compose through :class:`ValueOverridesLoader` (one composition
+        per config-group choice, not per cell); the sweeper's own composing stays Hydra's."""
+        jobs_context = HydraContext(config_loader=ValueOverridesLoader(hydra_context.config_loader),
+                                    callbacks=hydra_context.callbacks)
+        super().setup(hydra_context=jobs_context, task_function=task_function, config=config)
+        self.hydra_context = hydra_context
 
     def _compose(self, overrides: list[str]) -> Any:
         assert self.hydra_context is not None and self.config is not None
