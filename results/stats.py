@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import stats as _st
+
+
+def _scipy_stats():
+    """``scipy.stats``, imported on first use: a one-seed table never needs it (~0.5 s)."""
+    from scipy import stats
+
+    return stats
 
 LEVEL = 0.95
 BOOTSTRAP_MIN_N = 10
@@ -60,7 +66,7 @@ def mean_ci(values: Sequence[float], level: float = LEVEL, seed: int = 0) -> Int
         alpha = (1 - level) / 2
         low, high = np.quantile(means, [alpha, 1 - alpha])
         return Interval(mean, std, float(low), float(high), n, "bootstrap")
-    half = float(_st.t.ppf(1 - (1 - level) / 2, n - 1)) * std / math.sqrt(n)
+    half = float(_scipy_stats().t.ppf(1 - (1 - level) / 2, n - 1)) * std / math.sqrt(n)
     return Interval(mean, std, mean - half, mean + half, n, "t")
 
 
@@ -85,8 +91,8 @@ def welch(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> Diffe
     if se == 0:
         return Difference(diff, diff, diff, math.nan)
     df = (va + vb) ** 2 / (va**2 / (len(x) - 1) + vb**2 / (len(y) - 1))
-    half = float(_st.t.ppf(1 - (1 - level) / 2, df)) * se
-    p = float(_st.ttest_ind(x, y, equal_var=False).pvalue)
+    half = float(_scipy_stats().t.ppf(1 - (1 - level) / 2, df)) * se
+    p = float(_scipy_stats().ttest_ind(x, y, equal_var=False).pvalue)
     return Difference(diff, diff - half, diff + half, p)
 
 
