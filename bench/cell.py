@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from bench import environment
 from bench.callbacks import (AtomicLastCheckpoint, EpochCommitted, History, OptimizerEpochHook, StepBudget,
                              flush_checkpoint)
-from bench.config import build, build_data, cell_id, finalize, identity, optimizer_node, strip_metadata, task_class
+from bench.config import build, build_data, cell_run_dir, finalize, identity, optimizer_node, strip_metadata, task_class
 from bench.distributed import cluster_plugins, env_global_rank, per_device_batch_size, ranks_run_this_cell
 from bench.lock import CellLock, describe_holder, wait_for_launch
 from bench.loggers import make_tracker
@@ -176,7 +176,7 @@ def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str
         cfg, run_dir = OmegaConf.create(planned["config"]), Path(planned["run_dir"])
     else:
         cfg = finalize(cfg)
-        run_dir = Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
+        run_dir = cell_run_dir(cfg)
         # resolved once, as the plan stores it: every later read would parse the interpolations again
         cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     threads = configure_threads(cell_step_flops(cfg))

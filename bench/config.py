@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_class, instantiate
@@ -288,6 +289,11 @@ def identity(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("smoke"):  # a few-batch check, never a result: tables leave it out unless asked (--smoke)
         ident["smoke"] = True
     return ident
+
+
+def cell_run_dir(cfg: DictConfig) -> Path:
+    """Where a finalized cell keeps its record and checkpoint: ``<paths.runs>/<experiment>/<cell id>``."""
+    return Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg)
 
 
 def cell_id(cfg: DictConfig) -> str:

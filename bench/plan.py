@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from bench.checkcache import CheckCache, check_key
-from bench.config import (ROLE_HINTS, ConfigError, cell_id, check_optimizer, data_class, finalize, model_fits,
+from bench.config import (ROLE_HINTS, ConfigError, cell_run_dir, check_optimizer, data_class, finalize, model_fits,
                           task_class)
 from bench.schedules import check_schedule
 from bench.sweep import override_key, plan
@@ -207,7 +207,7 @@ def plan_cells(overrides: list[str]) -> Planned:
             except ConfigError as exc:
                 raise PlanError(str(exc)) from None
             planned.cells.append(ovr)
-            planned.run_dirs.append(Path(cfg.paths.runs) / cfg.experiment_name / cell_id(cfg))
+            planned.run_dirs.append(cell_run_dir(cfg))
             planned.configs.append(cfg)
     finally:
         ROLE_HINTS.clear()
