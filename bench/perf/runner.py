@@ -1,8 +1,10 @@
 """Runner overhead: the Lightning cell runner vs a plain PyTorch loop doing the same work.
 
-Both sides build the same model, data and optimizer from the same composed config and
+Both sides build the same model, data and optimizer from the same finalized config and
 train the same epochs with a validation and test pass after each; the runner also writes
-its record and ``last.ckpt`` (that is part of what it costs). Runs alternate
+its record and ``last.ckpt`` (that is part of what it costs). The cell is planned first and
+untimed, as ``python -m bench`` plans every cell before any job starts (the runner times
+``run_cell`` on the plan entry, a job's work). Runs alternate
 in one process and the median of ``--repeats`` is reported as throughput ratio
 ``plain_time / runner_time`` (1.0 = no overhead).
 
@@ -21,11 +23,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from bench.cell import optimizer_factory, run_cell, scheduler_factory
-from bench.config import DATASET_METADATA_KEYS, build, finalize
-from bench.plan import CONF_DIR
+from bench.config import DATASET_METADATA_KEYS, build
+from bench.plan import CONF_DIR, planned_entry
 from bench.threads import cell_step_flops, configure_threads
 
 WORKLOADS = {
@@ -40,9 +42,8 @@ def compose_cell(overrides: list[str]) -> DictConfig:
 
 
 def plain_loop(cfg: DictConfig) -> float:
-    """Train ``cfg`` with a hand-written loop; return wall seconds."""
+    """Train the finalized cell ``cfg`` with a hand-written loop; return wall seconds."""
     tic = time.perf_counter()
-    cfg = finalize(cfg)
     configure_threads(cell_step_flops(cfg))  # the thread count run_cell picks for this cell (bench.threads)
     torch.manual_seed(int(cfg.seed))
     data = build(cfg.dataset, DATASET_METADATA_KEYS)
@@ -81,16 +82,18 @@ def plain_loop(cfg: DictConfig) -> float:
 def plain_vs_runner(compose_round: Callable[[int], DictConfig], plain: Callable[[DictConfig], float],
                     repeats: int) -> tuple[float, float, dict[str, Any]]:
     """(median plain seconds, median runner seconds, the last runner record): ``repeats``
-    rounds of the plain loop then :func:`bench.cell.run_cell` on the cell ``compose_round(i)``
-    describes (each round with its own runs directory), after one warm-up round that is
+    rounds of the plain loop, given the finalized config, then :func:`bench.cell.run_cell`
+    on the plan entry of the cell ``compose_round(i)`` describes (each round with its own
+    runs directory; planning is not timed), after one warm-up round that is
     dropped (caches, cuDNN autotuning, the allocator). A runner cell that does not end ``ok``
     raises ``RuntimeError`` with the end of its error: its time would mean nothing."""
     plain_t, runner_t = [], []
     for i in range(repeats + 1):
-        cfg = compose_round(i)
+        entry = planned_entry(compose_round(i))
+        cfg = OmegaConf.create(entry["config"])
         p = plain(cfg)
         tic = time.perf_counter()
-        record = run_cell(cfg)
+        record = run_cell(cfg, planned=entry)
         r = time.perf_counter() - tic
         if record.get("status") != "ok":
             raise RuntimeError(f"runner cell ended {record.get('status')}: {str(record.get('error'))[-300:]}")
