@@ -29,6 +29,7 @@ What the runner passes in and expects back:
 from __future__ import annotations
 
 import inspect
+import math
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
@@ -181,7 +182,10 @@ class Task(pl.LightningModule):
         """
         if step is not None and step % self.divergence_check_every:
             return
-        finite = bool(torch.isfinite(value).all()) if isinstance(value, Tensor) else value == value and abs(value) != float("inf")
+        if isinstance(value, Tensor):  # a 0-dim sum: one host read, not isfinite + all + bool (3 ops a step)
+            finite = math.isfinite(value.item()) if value.numel() == 1 else bool(torch.isfinite(value).all())
+        else:
+            finite = math.isfinite(value)
         if self.any_rank(not finite):
             raise Diverged(f"{where} became non-finite at epoch {self.current_epoch}"
                            + (f", step {step}" if step is not None else ""))

@@ -51,7 +51,8 @@ class ClassificationModule(Task):
         super().__init__(model, optimizer_factory, scheduler_factory, divergence_check_every)
         self.label_smoothing = float(label_smoothing)
         self.topk = tuple(sorted(int(k) for k in topk))
-        self._train_sums: Tensor | None = None
+        self._train_loss_sum: Tensor | None = None  # this epoch's sum of batch-mean loss x batch size
+        self._train_count = 0
         self._eval_sums: dict[str, Tensor] = {}
 
     def forward(self, x: Tensor) -> Tensor:
@@ -86,14 +87,15 @@ class ClassificationModule(Task):
         return None if self.automatic_optimization else self.trainer.global_step
 
     def on_train_epoch_start(self) -> None:
-        self._train_sums = torch.zeros(2, device=self.device, dtype=torch.float64)
+        self._train_loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        self._train_count = 0
 
     def _loss(self, x: Tensor, y: Tensor, step: int) -> Tensor:
         loss = F.cross_entropy(self.model(x), y, label_smoothing=self.label_smoothing)
-        sums = self._train_sums
-        sums[0] += loss.detach().double() * y.shape[0]
-        sums[1] += y.shape[0]
-        self.check_finite(sums[0], "training loss", step=step)
+        # one in-place op a step (sub-millisecond steps notice every tensor op); the count is a host int
+        self._train_loss_sum.add_(loss.detach(), alpha=y.shape[0])
+        self._train_count += y.shape[0]
+        self.check_finite(self._train_loss_sum, "training loss", step=step)
         return loss
 
     def training_step(self, batch: tuple[Tensor, Tensor] | PackedSteps, batch_idx: int) -> Tensor | None:
@@ -118,7 +120,8 @@ class ClassificationModule(Task):
         scheduler = None if self.automatic_optimization else self._scheduler("epoch")
         if scheduler is not None:  # before the monitoring callbacks: last.ckpt holds the stepped schedule
             scheduler.step()
-        sums = self.trainer.strategy.reduce(self._train_sums, reduce_op="sum")
+        sums = torch.stack([self._train_loss_sum, self._train_loss_sum.new_tensor(float(self._train_count))])
+        sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
         train_loss = (sums[0] / sums[1].clamp_min(1)).item()
         self.check_finite(train_loss, "training loss")
         self.log_epoch({"train_loss": train_loss})
