@@ -14,6 +14,7 @@ in one process and the median of ``--repeats`` is reported as throughput ratio
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import tempfile
 import time
@@ -85,13 +86,18 @@ def plain_vs_runner(compose_round: Callable[[int], DictConfig], plain: Callable[
     rounds of the plain loop, given the finalized config, then :func:`bench.cell.run_cell`
     on the plan entry of the cell ``compose_round(i)`` describes (each round with its own
     runs directory; planning is not timed), after one warm-up round that is
-    dropped (caches, cuDNN autotuning, the allocator). A runner cell that does not end ``ok``
+    dropped (caches, cuDNN autotuning, the allocator). Objects alive at the start are frozen
+    out of the cyclic collector, as in a sweep job, and each side starts after a collection. A runner cell that does not end ``ok``
     raises ``RuntimeError`` with the end of its error: its time would mean nothing."""
     plain_t, runner_t = [], []
+    gc.collect()
+    gc.freeze()  # as a sweep job does after its imports (bench.__main__): collections scan only what cells made
     for i in range(repeats + 1):
         entry = planned_entry(compose_round(i))
         cfg = OmegaConf.create(entry["config"])
+        gc.collect()  # neither side pays for collecting the other's garbage
         p = plain(cfg)
+        gc.collect()
         tic = time.perf_counter()
         record = run_cell(cfg, planned=entry)
         r = time.perf_counter() - tic
