@@ -11,7 +11,7 @@ Modes: ``eager`` is each optimizer's default path (``foreach=None``: per-tensor 
 multi-tensor on CUDA); ``compiled`` is ours with ``compile=True`` and, for the
 ``pytorch-optimizer`` peers, that package's own ``create_optimizer(..., compile=True)``. The
 first step of a compiled row is its compile time (``compile s``; the inductor cache on disk
-makes repeated runs faster). Peers run the same algorithm as the row they are compared with
+makes repeated runs faster); inductor's one-time start-up is timed first and printed apart. Peers run the same algorithm as the row they are compared with
 (``same as``); ``--both-paths`` adds our ``foreach=True`` and ``foreach=False`` rows.
 
     python -m bench.perf optimizers [--threads 1,2] [--modes eager,compiled] [--device cpu|cuda|all]
@@ -191,6 +191,16 @@ def _time_steps(optimizer: torch.optim.Optimizer, steps: int, device: torch.devi
     return times
 
 
+def inductor_startup_s(device: torch.device) -> float:
+    """Seconds to compile and run a one-line function: what a process pays once before its first
+    compiled graph (inductor's imports, the C++ toolchain probe, its compile workers), which
+    would otherwise land on whichever compiled row happens to come first."""
+    start = time.perf_counter()
+    torch.compile(lambda x: x * 2 + 1, fullgraph=True)(torch.ones(8, device=device))
+    _sync(device)
+    return time.perf_counter() - start
+
+
 def _build(row: Row, params: list[torch.Tensor], warmup: int, device: torch.device) -> torch.optim.Optimizer | None:
     try:
         optimizer = row.build(params)
@@ -231,6 +241,8 @@ def run_device(device: torch.device, rows: list[Row], threads: list[int], steps:
         f"steps after {warmup} warm-up",
         flush=True,
     )
+    if any(row.mode == "compiled" for row in rows):
+        print(f"inductor start-up (once a process, in no row's compile s): {inductor_startup_s(device):.1f} s", flush=True)
     base_ms: dict[int, list[float]] = {t: [] for t in threads}
     fused_ms: dict[int, list[float]] = {t: [] for t in threads}
     for row in rows:
