@@ -19,7 +19,7 @@ from hydra.types import HydraContext, RunMode, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from bench import sweep as bench_sweep
-from hydra_plugins.optbench_sweeper.value_overrides import ValueOverridesLoader
+from bench.job_config import ValueOverridesLoader
 
 log = logging.getLogger(__name__)
 

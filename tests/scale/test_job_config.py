@@ -11,8 +11,8 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf, open_dict
 
 from bench.plan import CONF_DIR
-from hydra_plugins.optbench_sweeper import value_overrides
-from hydra_plugins.optbench_sweeper.value_overrides import ValueOverridesLoader
+from bench import job_config as value_overrides
+from bench.job_config import ValueOverridesLoader
 
 
 @pytest.fixture()
@@ -76,3 +76,23 @@ def test_another_launch_composes_afresh(loaders) -> None:
     other = ValueOverridesLoader(hydra_loader)
     other.load_sweep_config(master, cell)
     assert len(value_overrides._COMPOSED) == 2  # keyed by launch: a config edited between launches is seen
+
+
+def test_the_cache_survives_what_a_joblib_job_does_first(loaders, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each joblib job unpickles the loader and restores Hydra's singletons, which re-executes
+    every ``hydra_plugins`` module: the second job must still find the first one's composition."""
+    import pickle
+
+    from hydra.core.singleton import Singleton
+
+    hydra_loader, loader, master = loaders
+    composed: list[list[str]] = []
+    compose = ConfigLoaderImpl.load_sweep_config
+    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config",
+                        lambda self, m, o: composed.append(list(o)) or compose(self, m, o))
+    blob = pickle.dumps(loader)
+    for lr in (0.1, 0.01, 0.001):
+        Singleton.set_state(Singleton.get_state())  # what hydra_joblib_launcher's execute_job starts with
+        job_loader = pickle.loads(blob)
+        assert job_loader.load_sweep_config(master, ["experiment=quickstart", "optimizer=adam", f"lr={lr}"]).lr == lr
+    assert composed == [["experiment=quickstart", "optimizer=adam"]]

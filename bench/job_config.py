@@ -7,8 +7,12 @@ plain values the planner sets on an already composed config (``bench.sweep.VALUE
 per launch and process, so a reused joblib worker composes each optimizer once), then applies
 them with Hydra's own override code and records every override as Hydra would
 (``hydra.overrides.task``, ``hydra.job.override_dirname``). The result equals Hydra's
-composition (``tests/scale/test_value_overrides.py``); anything it cannot vouch for, such as
+composition (``tests/scale/test_job_config.py``); anything it cannot vouch for, such as
 a sweep override or a key that names a config group, goes to Hydra unchanged.
+
+It lives here, not beside the sweeper in ``hydra_plugins``: Hydra re-executes every plugin
+module whenever a job restores its singletons (``Singleton.set_state`` in each joblib job),
+which would empty a cache kept there before every job.
 """
 
 from __future__ import annotations
