@@ -45,7 +45,8 @@ def drop_nvml_check_without_nvml() -> bool:
     Lightning sets it at import, so that ``torch.cuda.is_available()`` asks NVML, which does
     not initialise CUDA (fork-safe). Where NVML fails (no NVIDIA driver), torch falls back to
     the CUDA runtime's own check on every call anyway, after a failed ``dlopen`` of ~37 us;
-    torch's Adam, AdamW, NAdam, RAdam and RMSprop call it every step (3-4% of a digits cell).
+    torch's Adam-family steps call it several times a step (a plain digits Adam loop: 117 ms
+    with the variable, 94 ms without).
     Without the variable torch makes that same runtime check directly, so nothing but the
     failed load changes. Decided once per process.
     """

@@ -67,11 +67,10 @@ class Planned:
 PLANS_DIR = "_plans"
 
 
-def planned_entry(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]:
-    """The plan entry of one composed cell: what ``python -m bench`` hands that cell's job."""
+def planned_entry(cfg: DictConfig) -> dict[str, Any]:
+    """The plan entry of one composed cell (no overrides): what ``python -m bench`` hands its job."""
     final = finalize(cfg)
-    return {"overrides": list(overrides or []), "run_dir": str(cell_run_dir(final)),
-            "config": OmegaConf.to_container(final, resolve=True)}
+    return {"overrides": [], "run_dir": str(cell_run_dir(final)), "config": OmegaConf.to_container(final, resolve=True)}
 
 
 def planned_cell(plan_file: str | Path, overrides: list[str]) -> dict[str, Any] | None:

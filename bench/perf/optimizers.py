@@ -11,8 +11,9 @@ Modes: ``eager`` is each optimizer's default path (``foreach=None``: per-tensor 
 multi-tensor on CUDA); ``compiled`` is ours with ``compile=True`` and, for the
 ``pytorch-optimizer`` peers, that package's own ``create_optimizer(..., compile=True)``. The
 first step of a compiled row is its compile time (``compile s``; the inductor cache on disk
-makes repeated runs faster); inductor's one-time start-up is timed first and printed apart. Peers run the same algorithm as the row they are compared with
-(``same as``); ``--both-paths`` adds our ``foreach=True`` and ``foreach=False`` rows.
+makes repeated runs faster); inductor's one-time start-up is timed first and printed apart.
+Peers run the same algorithm as the row they are compared with (``same as``);
+``--both-paths`` adds our ``foreach=True`` and ``foreach=False`` rows.
 
     python -m bench.perf optimizers [--threads 1,2] [--modes eager,compiled] [--device cpu|cuda|all]
                                     [--steps 6] [--repeats 3] [--warmup 3] [--only padam,rame]

@@ -4,9 +4,9 @@ Both sides build the same model, data and optimizer from the same finalized conf
 train the same epochs with a validation and test pass after each; the runner also writes
 its record and ``last.ckpt`` (that is part of what it costs). The cell is planned first and
 untimed, as ``python -m bench`` plans every cell before any job starts (the runner times
-``run_cell`` on the plan entry, a job's work). Runs alternate
-in one process and the median of ``--repeats`` is reported as throughput ratio
-``plain_time / runner_time`` (1.0 = no overhead).
+``run_cell`` on the plan entry, a job's work). Runs alternate in one process and the median
+of ``--repeats`` is reported as throughput ratio ``plain_time / runner_time`` (1.0 = no
+overhead).
 
     python -m bench.perf runner [--repeats 3] [--epochs 5] [--workload digits|conv|all]
 """
@@ -85,10 +85,11 @@ def plain_vs_runner(compose_round: Callable[[int], DictConfig], plain: Callable[
     """(median plain seconds, median runner seconds, the last runner record): ``repeats``
     rounds of the plain loop, given the finalized config, then :func:`bench.cell.run_cell`
     on the plan entry of the cell ``compose_round(i)`` describes (each round with its own
-    runs directory; planning is not timed), after one warm-up round that is
-    dropped (caches, cuDNN autotuning, the allocator). Objects alive at the start are frozen
-    out of the cyclic collector, as in a sweep job, and each side starts after a collection. A runner cell that does not end ``ok``
-    raises ``RuntimeError`` with the end of its error: its time would mean nothing."""
+    runs directory; planning is not timed), after one warm-up round that is dropped (caches,
+    cuDNN autotuning, the allocator). Objects alive at the start are frozen out of the cyclic
+    collector, as in a sweep job, and each side starts after a collection. A runner cell that
+    does not end ``ok`` raises ``RuntimeError`` with the end of its error: its time would mean
+    nothing."""
     plain_t, runner_t = [], []
     gc.collect()
     gc.freeze()  # as a sweep job does after its imports (bench.__main__): collections scan only what cells made
