@@ -124,7 +124,7 @@ class Task(pl.LightningModule):
         advanced: Lightning's ``manual_backward`` and ``LightningOptimizer.step`` dispatch
         three hooks to every callback, ~0.15 ms a step, a fifth of a digits MLP step.
         Otherwise, and always under AMP, a distributed strategy or a profiler, it is
-        Lightning's own path. Both give the same numbers (``tests/harness/test_manual_step.py``).
+        Lightning's own path. Both give the same numbers (``tests/harness/test_packed_steps.py``).
         """
         clip = self.trainer.gradient_clip_val
         if not self._hookless():
