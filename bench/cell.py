@@ -27,10 +27,11 @@ from omegaconf import DictConfig, OmegaConf
 from bench import environment
 from bench.callbacks import (AtomicLastCheckpoint, EpochCommitted, History, OptimizerEpochHook, StepBudget,
                              flush_checkpoint)
-from bench.config import build, build_data, cell_run_dir, finalize, identity, optimizer_node, strip_metadata, task_class
+from bench.config import build, build_data, identity, optimizer_node, strip_metadata, task_class
 from bench.distributed import cluster_plugins, env_global_rank, per_device_batch_size, ranks_run_this_cell
 from bench.lock import CellLock, describe_holder, wait_for_launch
 from bench.loggers import make_tracker
+from bench.plan import planned_entry
 from bench.preemption import Preemption, stop_exceptions
 from bench.record import (FINISHED, SCHEMA_VERSION, RecordError, Status, move_aside, newer_schema, read_record,
                           read_status, write_record)
@@ -172,13 +173,9 @@ def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str
     _quiet_lightning()
     environment.drop_nvml_check_without_nvml()
     _collect_previous_cell()
-    if planned is not None:
-        cfg, run_dir = OmegaConf.create(planned["config"]), Path(planned["run_dir"])
-    else:
-        cfg = finalize(cfg)
-        run_dir = cell_run_dir(cfg)
-        # resolved once, as the plan stores it: every later read would parse the interpolations again
-        cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    if planned is None:  # finalized, hashed and resolved here, as the plan does for its jobs
+        planned = planned_entry(cfg)
+    cfg, run_dir = OmegaConf.create(planned["config"]), Path(planned["run_dir"])
     threads = configure_threads(cell_step_flops(cfg))
     label = f"{cfg.optimizer.name} {cfg.model.name}/{cfg.dataset.name} lr={cfg.lr:g} seed={cfg.seed}"
     newer = newer_schema(run_dir)

@@ -43,8 +43,7 @@ class Planned:
 
     def entries(self) -> list[dict[str, Any]]:
         """The plan as data: per cell its overrides, run directory and finalized config."""
-        return [{"overrides": list(ovr), "run_dir": str(run_dir), "config": OmegaConf.to_container(cfg, resolve=True)}
-                for ovr, run_dir, cfg in zip(self.cells, self.run_dirs, self.configs)]
+        return [_entry(ovr, run_dir, cfg) for ovr, run_dir, cfg in zip(self.cells, self.run_dirs, self.configs)]
 
     def write(self) -> Path:
         """Save the plan where every job of the sweep can read it (``<runs>/_plans/<hash>.json``).
@@ -67,10 +66,14 @@ class Planned:
 PLANS_DIR = "_plans"
 
 
+def _entry(overrides: list[str], run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
+    return {"overrides": list(overrides), "run_dir": str(run_dir), "config": OmegaConf.to_container(cfg, resolve=True)}
+
+
 def planned_entry(cfg: DictConfig) -> dict[str, Any]:
     """The plan entry of one composed cell (no overrides): what ``python -m bench`` hands its job."""
     final = finalize(cfg)
-    return {"overrides": [], "run_dir": str(cell_run_dir(final)), "config": OmegaConf.to_container(final, resolve=True)}
+    return _entry([], cell_run_dir(final), final)
 
 
 def planned_cell(plan_file: str | Path, overrides: list[str]) -> dict[str, Any] | None:

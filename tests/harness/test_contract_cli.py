@@ -109,9 +109,9 @@ def test_step_budget_rows_per_evaluation_and_a_resumed_cell_replays_exactly(tmp_
 
 def test_each_cell_is_finalized_and_hashed_once_and_jobs_read_the_plan(tmp_path: Path, monkeypatch) -> None:
     calls = {"plan": 0, "job": 0}
-    for module, key in ((bench.plan, "plan"), (bench.cell, "job")):
-        original = module.cell_run_dir
-        monkeypatch.setattr(module, "cell_run_dir", lambda cfg, _o=original, _k=key: calls.__setitem__(_k, calls[_k] + 1) or _o(cfg))
+    for module, name, key in ((bench.plan, "cell_run_dir", "plan"), (bench.cell, "planned_entry", "job")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda cfg, _o=original, _k=key: calls.__setitem__(_k, calls[_k] + 1) or _o(cfg))
     assert run_bench("optimizer=adam", "lr_grids.adam=[0.01,0.001]", "seeds=[0,1]", "epochs=1", f"paths.runs={tmp_path}") == 0
     assert calls == {"plan": 4, "job": 0}
     [plan] = (tmp_path / "_plans").glob("*.json")
