@@ -16,6 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from bench import warm_pool
 from bench.distributed import env_global_rank
 from bench.plan import CONF_DIR, PlanError, plan_cells, planned_cell
 from bench.record import FINISHED, RecordError, Status, read_record, read_status
@@ -100,6 +101,11 @@ def _summarize(run_dirs: list[Path]) -> int:
     return 1 if failed else 0
 
 
+def _discard(pool: warm_pool.WarmPool | None) -> None:
+    if pool is not None:
+        pool.discard()
+
+
 # Dicts keyed by optimizer name: ``lr_grids.adam=[...]`` adds or replaces a key, no ``+`` needed.
 OPEN_DICTS = ("lr_grids", "optimizer_overrides")
 
@@ -124,10 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         _hydra_entry()
         return 0
     overrides = [a for a in argv if not a.startswith("-")]
+    pool = None
+    if not dry_run:
+        note_user_threads()  # before any worker starts: joblib sets OMP_NUM_THREADS in its workers
+        pool = warm_pool.start(argv)  # joblib's workers import the runner while the plan runs
     try:
         planned = plan_cells(overrides)
     except PlanError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
+        _discard(pool)
         return 2
     from bench.preflight import preflight
 
@@ -135,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if problems and not dry_run:  # the one line of bad input; warnings wait for a launch that can start
         more = f" (+{len(problems) - 1} more problem(s): --dry-run lists them)" if len(problems) > 1 else ""
         print(f"bench: error: {problems[0]}{more}", file=sys.stderr)
+        _discard(pool)
         return 2
     for line in [*(f"note: {n}" for n in notes), *(f"warning: {w}" for w in planned.warnings + problems)]:
         print(f"bench: {line}", file=sys.stderr)
@@ -145,7 +157,6 @@ def main(argv: list[str] | None = None) -> int:
     done = sum(1 for d in planned.run_dirs if read_status(d) in FINISHED)
     print(f"bench: {len(planned.cells)} cell(s), {done} already finished", file=sys.stderr)
     logging.getLogger("bench").setLevel(logging.INFO)
-    note_user_threads()  # before any worker starts: joblib sets OMP_NUM_THREADS in its workers
     sys.argv = [sys.argv[0], *argv, f"hydra.sweeper.plan={planned.write()}"]
     from bench.progress import Progress
 

@@ -1,0 +1,106 @@
+"""Start the joblib launcher's worker processes while the sweep is still being planned.
+
+With ``hydra/launcher=joblib`` every cell runs in one of joblib's reusable loky workers, and
+each worker first imports the runner (torch, Lightning and, through it, torchmetrics and
+torchvision: ~5-7 s of CPU). Without this module that import starts only when Hydra launches,
+after the plan, so the plan's seconds and the workers' imports add up. :func:`start` creates
+the same reusable executor a moment earlier, from the launcher's own config and the same
+``joblib.Parallel`` arguments Hydra's launcher will pass (``_core.launch``), and has each
+worker import :mod:`bench.cell` while the main process plans. joblib then hands Hydra the
+executor it already has (it reuses one whose arguments are unchanged), with warm workers.
+
+Only the plain case is warmed: ``hydra/launcher=joblib`` on the command line with value
+overrides of its fields at most (``hydra.launcher.n_jobs=2``). Anything else (a sweep or
+``+``/``~`` override of the launcher, a launcher chosen inside an experiment) starts nothing
+and the launcher starts its workers as before. A plan that fails calls :meth:`WarmPool.discard`,
+which kills the workers at once, so the one-line error is not held up by their imports.
+Tested against joblib 1.6.0 and hydra-joblib-launcher 1.2.0 (``tests/scale/test_warm_pool.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from typing import Any
+
+JOBLIB_LAUNCHER = "hydra/launcher=joblib"
+LAUNCHER_KEY = "hydra.launcher."
+
+
+def launcher_kwargs(argv: list[str]) -> dict[str, Any] | None:
+    """The ``joblib.Parallel`` keyword arguments Hydra's joblib launcher will use for ``argv``,
+    or ``None`` when ``argv`` does not plainly select it."""
+    if JOBLIB_LAUNCHER not in argv:
+        return None
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from hydra_plugins.hydra_joblib_launcher.config import JobLibLauncherConf
+
+    kwargs = {f.name: f.default for f in dataclasses.fields(JobLibLauncherConf) if f.name != "_target_"}
+    launcher = [a for a in argv if a.lstrip("+~").startswith(LAUNCHER_KEY)]
+    for override in OverridesParser.create().parse_overrides(launcher):
+        field = override.key_or_group[len(LAUNCHER_KEY):]
+        if (override.is_add() or override.is_delete() or override.is_force_add() or override.is_sweep_override()
+                or override.package is not None or field not in kwargs):
+            return None
+        kwargs[field] = override.value()
+    kwargs["backend"] = "loky"  # what _core.launch sets: the threading backend cannot run Hydra jobs
+    process_joblib_cfg(kwargs)
+    return kwargs
+
+
+def import_runner() -> int:
+    """Run in a worker: import what every cell needs; return the worker's pid."""
+    import bench.cell  # noqa: F401  (torch, Lightning, the task contract)
+
+    return os.getpid()
+
+
+class WarmPool:
+    """joblib's reusable workers, importing the runner, started from a background thread."""
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        from joblib import Parallel
+
+        self.pids: list[int] = []
+        self.error: BaseException | None = None
+        self._parallel = Parallel(**kwargs)
+        self._discarded = threading.Event()
+        self._thread = threading.Thread(target=self._warm, name="optbench-warm-pool", daemon=True)
+        self._thread.start()
+
+    def _warm(self) -> None:
+        from joblib import delayed, effective_n_jobs
+
+        if self._discarded.is_set():
+            return
+        try:
+            n = effective_n_jobs(self._parallel.n_jobs)
+            self.pids = list(self._parallel(delayed(import_runner)() for _ in range(n)))
+        except BaseException as exc:  # noqa: BLE001 - a failed warm-up only means cold workers
+            self.error = exc
+
+    def join(self, timeout: float | None = None) -> list[int]:
+        """Wait for the warm-up; the pids of the workers that ran it (empty if it failed)."""
+        self._thread.join(timeout)
+        return self.pids
+
+    def discard(self, timeout: float = 5.0) -> None:
+        """Kill the workers now: the sweep will not launch, and exiting would wait for their imports."""
+        self._discarded.set()
+        deadline = time.monotonic() + timeout
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            backend = getattr(self._parallel, "_backend", None)  # joblib 1.6: the backend of a running call
+            if backend is not None and getattr(backend, "_workers", None) is not None:
+                backend.abort_everything(ensure_ready=False)
+                break
+            time.sleep(0.01)
+        self._thread.join(timeout)
+
+
+def start(argv: list[str]) -> WarmPool | None:
+    """A :class:`WarmPool` for the joblib launcher ``argv`` selects, or ``None`` (nothing started)."""
+    kwargs = launcher_kwargs(argv)
+    return None if kwargs is None else WarmPool(kwargs)
