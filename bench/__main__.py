@@ -135,14 +135,14 @@ def main(argv: list[str] | None = None) -> int:
         note_user_threads()  # before any worker starts: joblib sets OMP_NUM_THREADS in its workers
         pool = warm_pool.start(argv)  # joblib's workers import the runner while the plan runs
     try:
-        planned = plan_cells(overrides)
+        planned = plan_cells(overrides, checker=pool.checker if pool else None)
     except PlanError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         _discard(pool)
         return 2
     from bench.preflight import preflight
 
-    problems, notes = preflight(planned, argv, dry_run=dry_run)
+    problems, notes = preflight(planned, argv, dry_run=dry_run, checker=pool.checker if pool else None)
     if problems and not dry_run:  # the one line of bad input; warnings wait for a launch that can start
         more = f" (+{len(problems) - 1} more problem(s): --dry-run lists them)" if len(problems) > 1 else ""
         print(f"bench: error: {problems[0]}{more}", file=sys.stderr)

@@ -3,7 +3,9 @@
 The planner holds every cell to the task contract (``tasks.base.check_task``/``check_data``),
 runs a meta-device forward pass (``bench.config.model_fits``) and builds each optimizer on a
 dummy parameter (``bench.config.check_optimizer``). Doing that imports the task's module, so
-Lightning (and through it torchmetrics and torchvision: ~4.5 s of CPU) before any cell runs.
+Lightning (and through it torchmetrics and torchvision: ~4.5 s of CPU) before any cell runs;
+with ``hydra/launcher=joblib`` the checks run in a warm worker instead, which imports all that
+for its cells anyway (``bench.plan.run_checks``, ``bench.warm_pool``).
 A check that passed is stored in ``$XDG_CACHE_HOME/optbench/checks.json`` (default
 ``~/.cache/optbench/``; ``OPTBENCH_CACHE=DIR`` moves it; never under ``paths.runs``, so a
 ``--dry-run`` writes nothing there) under a key made of

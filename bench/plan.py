@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,8 +172,11 @@ def _check_model_fits(cfg: DictConfig, extra_dirs: tuple[Path, ...] = ()) -> Non
     )
 
 
-def plan_cells(overrides: list[str]) -> Planned:
-    """Expand and validate the sweep; raise ``PlanError`` with a one-line message."""
+def plan_cells(overrides: list[str], checker: "Checker | None" = None) -> Planned:
+    """Expand and validate the sweep; raise ``PlanError`` with a one-line message.
+
+    ``checker`` runs the checks the check cache does not hold (default :func:`run_checks`,
+    here; ``python -m bench`` hands it a warm joblib worker's, ``bench.warm_pool``)."""
     task_overrides = [o for o in overrides if not override_key(o).startswith("hydra")]
     planned = Planned(task_overrides=task_overrides)
     try:
@@ -203,54 +207,119 @@ def plan_cells(overrides: list[str]) -> Planned:
         GlobalHydra.instance().clear()
     if not cells:
         raise PlanError("the sweep has no cells")
-    cache = CheckCache()  # checks that passed before (bench.checkcache)
-    scheduled: set[str] = set()  # schedule x budget combinations warned about once
     try:
-        for ovr, cfg in cells:
-            try:
-                cfg = _checked(cfg, cache, extra_dirs)
-                key = repr(OmegaConf.to_container(cfg.schedule)) + repr((cfg.epochs, cfg.get("max_steps")))
-                if key not in scheduled:
-                    planned.warnings += [w for w in check_schedule(cfg) if w not in planned.warnings]
-                    scheduled.add(key)
-            except ConfigError as exc:
-                raise PlanError(str(exc)) from None
-            planned.cells.append(ovr)
-            planned.run_dirs.append(cell_run_dir(cfg))
-            planned.configs.append(cfg)
+        _check_cells(planned, cells, extra_dirs, checker or run_checks)
     finally:
         ROLE_HINTS.clear()
-    cache.save()
     return planned
 
 
-def _checked(cfg: DictConfig, cache: CheckCache, extra_dirs: tuple[Path, ...]) -> DictConfig:
-    """The finalized cell, held to the task contract, its optimizer built and its model fitted.
+# A check the plan needs, as plain data: ``(kind, payload)``; its result ``(passed, value or message)``.
+Check = tuple[str, Any]
+Checker = Callable[[list[Check]], list[tuple[bool, Any]]]
 
-    Each check runs once per distinct input, and not at all when ``cache`` holds its pass
-    (then neither torch nor the task's module is imported here).
-    """
-    target = cfg.module._target_
-    key = check_key("task", {"_target_": target})
-    roles = cache.get(key)
-    if roles is None:
-        roles = list(task_class(cfg).roles)  # tasks.base.check_task: a broken contract is a ConfigError
-        cache.put(key, roles)
-    ROLE_HINTS[target] = tuple(roles)
-    cfg = finalize(cfg)
-    key = _key("optimizer", lambda: {"optimizer": OmegaConf.to_container(cfg.optimizer, resolve=True),
-                                     "roles": OmegaConf.to_container(cfg.optimizer_roles, resolve=True)
-                                     if cfg.get("optimizer_roles") else None, "lr": cfg.lr})
-    if key is None or not cache.get(key):
-        check_optimizer(cfg)
-        cache.put(key)
-    key = _key("fit", lambda: {"model": OmegaConf.to_container(cfg.model, resolve=True),
-                               "dataset": OmegaConf.to_container(cfg.dataset, resolve=True), "module": target})
-    if key is None or not cache.get(key):  # before cell_id: a model missing a dataset key must not escape as a traceback
-        data_class(cfg)
-        _check_model_fits(cfg, extra_dirs)
-        cache.put(key)
-    return cfg
+
+def run_checks(checks: list[Check]) -> list[tuple[bool, Any]]:
+    """Run plan checks here: ``("task", target)`` -> the task's optimizer roles;
+    ``("optimizer", cell)`` and ``("fit", (cell, extra_dirs))`` -> ``None`` (``cell``: a
+    finalized config as an unresolved container); ``("data", cell)`` -> ``(problems, files_free)``
+    (:func:`bench.preflight.data_problems`). A ``ConfigError``/``PlanError`` becomes
+    ``(False, message)``. Picklable both ways, so a warm joblib worker (``bench.warm_pool``),
+    which has imported torch and Lightning anyway, can run them for the planning process."""
+    results: list[tuple[bool, Any]] = []
+    for kind, payload in checks:
+        try:
+            if kind == "task":
+                results.append((True, list(_task_class_of(payload).roles)))
+                continue
+            cfg = OmegaConf.create(payload[0] if kind == "fit" else payload)
+            if kind == "optimizer":
+                check_optimizer(cfg)
+            elif kind == "fit":
+                data_class(cfg)
+                _check_model_fits(cfg, tuple(Path(d) for d in payload[1]))
+            elif kind == "data":
+                from bench.preflight import data_problems
+
+                results.append((True, data_problems(cfg)))
+                continue
+            else:
+                raise ValueError(f"unknown plan check {kind!r}")
+            results.append((True, None))
+        except (ConfigError, PlanError) as exc:
+            results.append((False, str(exc)))
+    return results
+
+
+def _task_class_of(target: str) -> type:
+    return task_class(OmegaConf.create({"module": {"_target_": target}}))
+
+
+def _check_cells(planned: Planned, cells: list[tuple[list[str], DictConfig]], extra_dirs: tuple[Path, ...],
+                 checker: Checker) -> None:
+    """Finalize every cell into ``planned``, holding it to the task contract, building its
+    optimizer and fitting its model: each distinct check once, none that ``CheckCache`` holds
+    a pass of, all that remain in one call of ``checker`` (per round: the task contracts
+    first, whose roles finalizing needs). The first failure in cell order is the ``PlanError``."""
+    cache = CheckCache()  # checks that passed before (bench.checkcache)
+    roles = {}
+    missing = []
+    for target in dict.fromkeys(cfg.module._target_ for _, cfg in cells):
+        key = check_key("task", {"_target_": target})
+        roles[target] = cache.get(key)
+        if roles[target] is None:
+            missing.append((key, target))
+    for (key, target), (ok, value) in zip(missing, checker([("task", t) for _, t in missing]) if missing else []):
+        if not ok:
+            raise PlanError(value)
+        roles[target] = value
+        cache.put(key, value)
+    ROLE_HINTS.update({t: tuple(r) for t, r in roles.items()})
+    finals: list[tuple[list[str], DictConfig | None, str | None, list[Any]]] = []
+    checks: dict[Any, Check] = {}  # check key (a per-cell tuple when the config does not resolve) -> check
+    for ovr, cfg in cells:
+        try:
+            cfg = finalize(cfg)
+        except ConfigError as exc:
+            finals.append((ovr, None, str(exc), []))
+            break
+        keys: list[Any] = []
+        for kind, payload in (("optimizer", lambda: {
+                                   "optimizer": OmegaConf.to_container(cfg.optimizer, resolve=True),
+                                   "roles": OmegaConf.to_container(cfg.optimizer_roles, resolve=True)
+                                   if cfg.get("optimizer_roles") else None, "lr": cfg.lr}),
+                              ("fit", lambda: {"model": OmegaConf.to_container(cfg.model, resolve=True),
+                                               "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
+                                               "module": cfg.module._target_})):
+            key = _key(kind, payload)
+            if key is not None and cache.get(key):
+                continue
+            token = key if key is not None else (kind, len(finals))  # an unresolvable config: its own check, never cached
+            if token not in checks:
+                cell = OmegaConf.to_container(cfg)
+                checks[token] = (kind, (cell, [str(d) for d in extra_dirs]) if kind == "fit" else cell)
+            keys.append(token)
+        finals.append((ovr, cfg, None, keys))
+    results = dict(zip(checks, checker(list(checks.values())))) if checks else {}
+    scheduled: set[str] = set()  # schedule x budget combinations warned about once
+    for ovr, cfg, error, keys in finals:
+        failed = error or next((results[k][1] for k in keys if not results[k][0]), None)
+        if failed:
+            raise PlanError(failed)
+        key = repr(OmegaConf.to_container(cfg.schedule)) + repr((cfg.epochs, cfg.get("max_steps")))
+        if key not in scheduled:
+            try:
+                planned.warnings += [w for w in check_schedule(cfg) if w not in planned.warnings]
+            except ConfigError as exc:
+                raise PlanError(str(exc)) from None
+            scheduled.add(key)
+        planned.cells.append(ovr)
+        planned.run_dirs.append(cell_run_dir(cfg))
+        planned.configs.append(cfg)
+    for token in checks:
+        if isinstance(token, str):
+            cache.put(token)
+    cache.save()
 
 
 def _key(kind: str, payload: Any) -> str | None:

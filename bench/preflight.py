@@ -20,7 +20,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from bench.checkcache import CheckCache, check_key
-from bench.plan import Planned
+from bench.plan import Checker, Planned
 from bench.record import newer_schema
 
 REMOTE_LAUNCHERS = ("slurm", "submitit_slurm")  # hydra/launcher options that run cells elsewhere
@@ -81,8 +81,9 @@ def check_accelerator(trainer: DictConfig) -> str | None:
     return None
 
 
-def check_data(cfg: DictConfig, cache: CheckCache | None = None) -> list[str]:
-    """The cell's data object's own preflight (file existence and headers).
+def check_data(cfg: DictConfig, cache: CheckCache | None = None, checker: Checker | None = None) -> list[str]:
+    """The cell's data object's own preflight (file existence and headers), run by ``checker``
+    (default: here; see :func:`bench.plan.run_checks`).
 
     A data class that reads no files (it keeps the base
     ``TaskData.preflight``) is remembered in ``cache`` as having nothing to check, so a later
@@ -91,6 +92,18 @@ def check_data(cfg: DictConfig, cache: CheckCache | None = None) -> list[str]:
     key = check_key("preflight-free", {"_target_": cfg.dataset._target_})
     if cache is not None and cache.get(key):
         return []
+    if checker is None:
+        problems, files_free = data_problems(cfg)
+    else:
+        [(_, (problems, files_free))] = checker([("data", OmegaConf.to_container(cfg))])
+    if cache is not None and files_free:
+        cache.put(key)
+    return [" ".join(str(m).split()) for m in problems]
+
+
+def data_problems(cfg: DictConfig) -> tuple[list[str], bool]:
+    """``(problems, files_free)``: the data object's preflight, one line each, and whether its
+    class keeps the base ``TaskData.preflight`` (it reads no files)."""
     from bench.config import build_data
     from tasks.base import TaskData
 
@@ -98,15 +111,14 @@ def check_data(cfg: DictConfig, cache: CheckCache | None = None) -> list[str]:
         data = build_data(cfg)
         problems = data.preflight()
     except OSError as exc:  # e.g. a data folder that cannot be listed
-        problems = [f"dataset={cfg.dataset.get('name', '?')}: cannot check its files ({exc})"]
-    else:
-        if cache is not None and type(data).preflight is TaskData.preflight:
-            cache.put(key)
-    return [" ".join(str(m).split()) for m in problems]
+        return [f"dataset={cfg.dataset.get('name', '?')}: cannot check its files ({exc})"], False
+    return [str(m) for m in problems], type(data).preflight is TaskData.preflight
 
 
-def preflight(planned: Planned, argv: list[str], dry_run: bool = False) -> tuple[list[str], list[str]]:
-    """``(problems, notes)`` for the planned sweep; problems are one line each."""
+def preflight(planned: Planned, argv: list[str], dry_run: bool = False,
+              checker: Checker | None = None) -> tuple[list[str], list[str]]:
+    """``(problems, notes)`` for the planned sweep; problems are one line each. ``checker``
+    runs the data checks the check cache does not hold (``bench.plan.run_checks``)."""
     problems: list[str] = []
     notes: list[str] = []
 
@@ -132,7 +144,7 @@ def preflight(planned: Planned, argv: list[str], dry_run: bool = False) -> tuple
                 continue
             seen.add(key)
             if kind == "data":
-                for problem in check_data(cfg, cache):
+                for problem in check_data(cfg, cache, checker):
                     add(problem)
             else:
                 add(check_accelerator(cfg.trainer))

@@ -8,6 +8,9 @@ the same reusable executor a moment earlier, from the launcher's own config and 
 ``joblib.Parallel`` arguments Hydra's launcher will pass (``_core.launch``), and has each
 worker import :mod:`bench.cell` while the main process plans. joblib then hands Hydra the
 executor it already has (it reuses one whose arguments are unchanged), with warm workers.
+The plan's own checks that the check cache lacks (task contract, optimizer, model fit, data
+files) run in one of those workers too (:meth:`WarmPool.checker`), so the planning process
+imports neither torch nor Lightning even on a cold cache.
 
 Only the plain case is warmed: ``hydra/launcher=joblib`` on the command line with value
 overrides of its fields at most (``hydra.launcher.n_jobs=2``). Anything else (a sweep or
@@ -66,6 +69,7 @@ class WarmPool:
 
         self.pids: list[int] = []
         self.error: BaseException | None = None
+        self._kwargs = kwargs
         self._parallel = Parallel(**kwargs)
         self._discarded = threading.Event()
         self._thread = threading.Thread(target=self._warm, name="optbench-warm-pool", daemon=True)
@@ -86,6 +90,20 @@ class WarmPool:
         """Wait for the warm-up; the pids of the workers that ran it (empty if it failed)."""
         self._thread.join(timeout)
         return self.pids
+
+    def checker(self, checks: list[Any]) -> list[Any]:
+        """Run plan checks (:func:`bench.plan.run_checks`) in a worker, after its imports, so
+        this process need not import torch or Lightning; here instead if the pool failed."""
+        from bench.plan import run_checks
+
+        if self.error is None and not self._discarded.is_set():
+            from joblib import Parallel, delayed
+
+            try:
+                return Parallel(**self._kwargs)([delayed(run_checks)(checks)])[0]
+            except Exception:  # noqa: BLE001 - a broken pool: the same checks, here, raise what they raise
+                pass
+        return run_checks(checks)
 
     def discard(self, timeout: float = 5.0) -> None:
         """Kill the workers now: the sweep will not launch, and exiting would wait for their imports."""
