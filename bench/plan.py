@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -78,15 +79,19 @@ def planned_entry(cfg: DictConfig) -> dict[str, Any]:
 
 
 def planned_cell(plan_file: str | Path, overrides: list[str]) -> dict[str, Any] | None:
-    """The plan's entry for the job with ``overrides``, or ``None`` when the plan has none."""
+    """The plan's entry for the job with ``overrides``, or ``None`` when the plan has none
+    (shared within the process: read it, do not change it)."""
     try:
-        cells = json.loads(Path(plan_file).read_text())["cells"]
+        return _plan_entries(str(plan_file)).get(tuple(overrides))
     except (OSError, ValueError, KeyError):
         return None
-    for entry in cells:
-        if entry["overrides"] == list(overrides):
-            return entry
-    return None
+
+
+@lru_cache(maxsize=4)
+def _plan_entries(plan_file: str) -> dict[tuple[str, ...], dict[str, Any]]:
+    """A plan file's entries by overrides, read once per process: a plan's name is its content's
+    hash (:meth:`Planned.write`), so a name never stands for other content."""
+    return {tuple(entry["overrides"]): entry for entry in json.loads(Path(plan_file).read_text())["cells"]}
 
 
 def group_options(group: str, extra_dirs: tuple[Path, ...] = ()) -> list[str]:
