@@ -72,6 +72,7 @@ class WarmPool:
         self._kwargs = kwargs
         self._parallel = Parallel(**kwargs)
         self._discarded = threading.Event()
+        self._started = threading.Event()  # the warm-up's Parallel call (and so the executor) has begun
         self._thread = threading.Thread(target=self._warm, name="optbench-warm-pool", daemon=True)
         self._thread.start()
 
@@ -82,6 +83,8 @@ class WarmPool:
             return
         try:
             n = effective_n_jobs(self._parallel.n_jobs)
+            if n > 1:  # one job: joblib runs it in this process, with no executor to warm or kill
+                self._started.set()
             self.pids = list(self._parallel(delayed(import_runner)() for _ in range(n)))
         except BaseException as exc:  # noqa: BLE001 - a failed warm-up only means cold workers
             self.error = exc
@@ -106,15 +109,19 @@ class WarmPool:
         return run_checks(checks)
 
     def discard(self, timeout: float = 5.0) -> None:
-        """Kill the workers now: the sweep will not launch, and exiting would wait for their imports."""
+        """Kill the workers now, mid-import or idle: the sweep will not launch, and exiting
+        would otherwise wait for their imports or their graceful shutdown."""
+        from joblib.externals.loky import get_reusable_executor
+
         self._discarded.set()
         deadline = time.monotonic() + timeout
-        while self._thread.is_alive() and time.monotonic() < deadline:
+        while self._thread.is_alive() and time.monotonic() < deadline:  # until the executor exists
             backend = getattr(self._parallel, "_backend", None)  # joblib 1.6: the backend of a running call
             if backend is not None and getattr(backend, "_workers", None) is not None:
-                backend.abort_everything(ensure_ready=False)
                 break
             time.sleep(0.01)
+        if self._started.is_set():  # reuse=True: the executor there is, never a new one
+            get_reusable_executor(reuse=True).shutdown(wait=False, kill_workers=True)
         self._thread.join(timeout)
 
 

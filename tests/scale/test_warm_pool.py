@@ -86,3 +86,16 @@ def test_a_discarded_pool_leaves_no_worker_alive() -> None:
         p.join(10)
     assert not any(p.is_alive() for p in processes)
     assert not pool._thread.is_alive() and pool.pids == []  # killed before the warm-up could finish
+
+
+def test_a_pool_discarded_after_its_warm_up_leaves_no_worker_alive() -> None:
+    from joblib.externals.loky import reusable_executor
+
+    pool = warm_pool.start(["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.launcher.max_nbytes=3M"])
+    assert pool is not None and len(pool.join(timeout=240)) == 2
+    processes = list(reusable_executor._executor._processes.values())
+    assert len(processes) == 2 and all(p.is_alive() for p in processes)
+    pool.discard()
+    for p in processes:
+        p.join(10)
+    assert not any(p.is_alive() for p in processes)
