@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,17 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
+
+
+@pytest.fixture(autouse=True)
+def _no_joblib_workers_carry_over() -> Iterator[None]:
+    """joblib's reusable loky workers outlive a test (300 s idle timeout) and keep the environment
+    they were spawned with: the next joblib test would reuse them (``OPTBENCH_THREADS`` and all)."""
+    yield
+    loky = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(loky, "_executor", None) if loky is not None else None
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
 
 
 @pytest.fixture
