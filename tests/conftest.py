@@ -55,3 +55,20 @@ def run_bench(*args: str) -> int:
 
 def records(runs: Path, experiment: str = "default") -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((runs / experiment).glob("*/record.json"))]
+
+
+HEAVY_MODULES = ("torch", "pytorch_lightning", "torchvision", "tasks.base")
+
+
+def heavy_imports_of_bench(*args: str) -> list[str]:
+    """Run ``python -m bench ARGS`` in a fresh process (it must exit 0); the heavy modules
+    (``HEAVY_MODULES``) that process itself imported, sorted."""
+    import subprocess
+    import sys
+
+    probe = (f"import sys; from bench.__main__ import main; code = main({list(args)!r}); "
+             f"import json; print(json.dumps(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+

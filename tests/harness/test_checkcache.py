@@ -5,14 +5,12 @@ are remembered (a broken task still fails at plan time with one line)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench import checkcache
-from tests.conftest import REPO, run_bench
+from tests.conftest import heavy_imports_of_bench, run_bench
 
 SEARCH = f"hydra.searchpath=[file://{Path(__file__).parent / 'conf'}]"
 
@@ -22,13 +20,7 @@ def test_second_plan_of_a_sweep_imports_no_torch_and_no_lightning(tmp_path: Path
     checks = json.loads((checkcache.cache_dir() / "checks.json").read_text())["checks"]
     assert not (tmp_path / "_plans").exists()  # a dry run writes nothing under paths.runs
     assert {k.split(":")[0] for k in checks} == {"task", "optimizer", "fit", "preflight-free"}
-    probe = ("import sys; from bench.__main__ import main; "
-             f"code = main(['optimizer=adam', '--dry-run', 'paths.runs={tmp_path}']); "
-             "print(sorted(m for m in ('torch', 'pytorch_lightning', 'torchvision', 'tasks.base') if m in sys.modules)); "
-             "sys.exit(code)")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert heavy_imports_of_bench("optimizer=adam", "--dry-run", f"paths.runs={tmp_path}") == []
 
 
 def test_a_changed_file_changes_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from omegaconf import OmegaConf
 
 from bench.plan import PlanError, plan_cells, run_checks
 from bench.preflight import preflight
-from tests.conftest import REPO, run_bench
+from tests.conftest import heavy_imports_of_bench, run_bench
 
 SWEEP = ["optimizer=adam,rame", "optimizer.lr_grid=[0.01,0.001]", "epochs=1"]
 
@@ -80,13 +78,7 @@ def test_joblib_planning_imports_no_torch_and_bad_input_still_exits_2(tmp_path: 
     assert err == ["bench: error: optimizer/adam: Invalid beta parameter at index 1: 1.5"]
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
     runs = tmp_path / "ok"
-    probe = ("import sys; from bench.__main__ import main; "
-             f"code = main(['optimizer=adam', 'optimizer.lr_grid=[0.01,0.003]', 'epochs=1', 'hydra/launcher=joblib', "
-             f"'hydra.launcher.n_jobs=2', 'paths.runs={runs}']); "
-             "print(sorted(m for m in ('torch', 'pytorch_lightning', 'torchvision', 'tasks.base') if m in sys.modules)); "
-             "sys.exit(code)")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert heavy_imports_of_bench("optimizer=adam", "optimizer.lr_grid=[0.01,0.003]", "epochs=1", "hydra/launcher=joblib",
+                                  "hydra.launcher.n_jobs=2", f"paths.runs={runs}") == []
     statuses = [json.loads(p.read_text())["status"] for p in runs.glob("default/*/record.json")]
     assert statuses == ["ok", "ok"]
