@@ -121,7 +121,7 @@ class WarmPool:
                 break
             time.sleep(0.01)
         if self._started.is_set():  # reuse=True: the executor there is, never a new one
-            get_reusable_executor(reuse=True).shutdown(wait=False, kill_workers=True)
+            get_reusable_executor(reuse=True).shutdown(wait=True, kill_workers=True)
         self._thread.join(timeout)
 
 
