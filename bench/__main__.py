@@ -134,15 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     if not dry_run:
         note_user_threads()  # before any worker starts: joblib sets OMP_NUM_THREADS in its workers
         pool = warm_pool.start(argv)  # joblib's workers import the runner while the plan runs
+    checker = pool.checker if pool else None  # the plan's uncached checks run in a warm worker
     try:
-        planned = plan_cells(overrides, checker=pool.checker if pool else None)
+        planned = plan_cells(overrides, checker=checker)
     except PlanError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         _discard(pool)
         return 2
     from bench.preflight import preflight
 
-    problems, notes = preflight(planned, argv, dry_run=dry_run, checker=pool.checker if pool else None)
+    problems, notes = preflight(planned, argv, dry_run=dry_run, checker=checker)
     if problems and not dry_run:  # the one line of bad input; warnings wait for a launch that can start
         more = f" (+{len(problems) - 1} more problem(s): --dry-run lists them)" if len(problems) > 1 else ""
         print(f"bench: error: {problems[0]}{more}", file=sys.stderr)

@@ -119,7 +119,12 @@ def _data_class(target: str) -> type:
 
 def task_class(cfg: DictConfig) -> type:
     """The cell's :class:`tasks.base.Task` class, held to the contract (``ConfigError`` if not)."""
-    return _contract_checked(_task_class, cfg.module._target_, "module")
+    return task_class_of(cfg.module._target_)
+
+
+def task_class_of(target: str) -> type:
+    """The :class:`tasks.base.Task` class ``module._target_`` names, held to the contract."""
+    return _contract_checked(_task_class, target, "module")
 
 
 # Roles of task classes that passed the contract, filled by the planner from its check cache

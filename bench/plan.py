@@ -24,7 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from bench.checkcache import CheckCache, check_key
 from bench.config import (ROLE_HINTS, ConfigError, cell_run_dir, check_optimizer, data_class, finalize, model_fits,
-                          task_class)
+                          task_class_of)
 from bench.schedules import check_schedule
 from bench.sweep import override_key, plan
 
@@ -177,7 +177,7 @@ def _check_model_fits(cfg: DictConfig, extra_dirs: tuple[Path, ...] = ()) -> Non
     )
 
 
-def plan_cells(overrides: list[str], checker: "Checker | None" = None) -> Planned:
+def plan_cells(overrides: list[str], checker: Checker | None = None) -> Planned:
     """Expand and validate the sweep; raise ``PlanError`` with a one-line message.
 
     ``checker`` runs the checks the check cache does not hold (default :func:`run_checks`,
@@ -235,7 +235,7 @@ def run_checks(checks: list[Check]) -> list[tuple[bool, Any]]:
     for kind, payload in checks:
         try:
             if kind == "task":
-                results.append((True, list(_task_class_of(payload).roles)))
+                results.append((True, list(task_class_of(payload).roles)))
                 continue
             cfg = OmegaConf.create(payload[0] if kind == "fit" else payload)
             if kind == "optimizer":
@@ -254,10 +254,6 @@ def run_checks(checks: list[Check]) -> list[tuple[bool, Any]]:
         except (ConfigError, PlanError) as exc:
             results.append((False, str(exc)))
     return results
-
-
-def _task_class_of(target: str) -> type:
-    return task_class(OmegaConf.create({"module": {"_target_": target}}))
 
 
 def _check_cells(planned: Planned, cells: list[tuple[list[str], DictConfig]], extra_dirs: tuple[Path, ...],
