@@ -292,12 +292,17 @@ def _check_cells(planned: Planned, cells: list[tuple[list[str], DictConfig]], ex
                               ("fit", lambda: {"model": OmegaConf.to_container(cfg.model, resolve=True),
                                                "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
                                                "module": cfg.module._target_})):
-            key = _key(kind, payload)
+            data = _resolved(payload)
+            key = None if data is None else check_key(kind, data)
             if key is not None and cache.get(key):
                 continue
             token = key if key is not None else (kind, len(finals))  # an unresolvable config: its own check, never cached
             if token not in checks:
-                cell = OmegaConf.to_container(cfg)
+                if kind == "optimizer" and data is not None:  # what check_optimizer reads, resolved
+                    cell = {"optimizer": data["optimizer"], "lr": data["lr"], "module": {"_target_": cfg.module._target_},
+                            **({"optimizer_roles": data["roles"]} if data["roles"] is not None else {})}
+                else:  # the whole cell: the check reports what does not resolve
+                    cell = OmegaConf.to_container(cfg)
                 checks[token] = (kind, (cell, [str(d) for d in extra_dirs]) if kind == "fit" else cell)
             keys.append(token)
         finals.append((ovr, cfg, None, keys))
@@ -323,9 +328,10 @@ def _check_cells(planned: Planned, cells: list[tuple[list[str], DictConfig]], ex
     cache.save()
 
 
-def _key(kind: str, payload: Any) -> str | None:
-    """The cache key of a check, or ``None`` when its config does not even resolve (the check reports it)."""
+def _resolved(payload: Callable[[], Any]) -> Any:
+    """``payload()``, the plain data a check's cache key is made of, or ``None`` when the
+    cell's config does not even resolve (the check, given the whole cell, reports it)."""
     try:
-        return check_key(kind, payload())
+        return payload()
     except (OmegaConfBaseException, ValueError, TypeError):
         return None

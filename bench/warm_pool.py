@@ -65,24 +65,25 @@ class WarmPool:
     """joblib's reusable workers, importing the runner, started from a background thread."""
 
     def __init__(self, kwargs: dict[str, Any]) -> None:
-        from joblib import Parallel
+        from joblib import Parallel, effective_n_jobs
 
         self.pids: list[int] = []
         self.error: BaseException | None = None
         self._kwargs = kwargs
         self._parallel = Parallel(**kwargs)
+        self.workers = effective_n_jobs(self._parallel.n_jobs)
         self._discarded = threading.Event()
         self._started = threading.Event()  # the warm-up's Parallel call (and so the executor) has begun
         self._thread = threading.Thread(target=self._warm, name="optbench-warm-pool", daemon=True)
         self._thread.start()
 
     def _warm(self) -> None:
-        from joblib import delayed, effective_n_jobs
+        from joblib import delayed
 
         if self._discarded.is_set():
             return
         try:
-            n = effective_n_jobs(self._parallel.n_jobs)
+            n = self.workers
             if n > 1:  # one job: joblib runs it in this process, with no executor to warm or kill
                 self._started.set()
             self.pids = list(self._parallel(delayed(import_runner)() for _ in range(n)))
@@ -95,15 +96,18 @@ class WarmPool:
         return self.pids
 
     def checker(self, checks: list[Any]) -> list[Any]:
-        """Run plan checks (:func:`bench.plan.run_checks`) in a worker, after its imports, so
-        this process need not import torch or Lightning; here instead if the pool failed."""
+        """Run plan checks (:func:`bench.plan.run_checks`) in the workers, after their imports,
+        so this process need not import torch or Lightning; here instead if the pool failed.
+        Many checks (a sweep's optimizer at each lr) are split into one contiguous share per
+        worker; the results come back in the order of ``checks``."""
         from bench.plan import run_checks
 
         if self.error is None and not self._discarded.is_set():
             from joblib import Parallel, delayed
 
             try:
-                return Parallel(**self._kwargs)([delayed(run_checks)(checks)])[0]
+                shares = split_checks(checks, self.workers)
+                return [r for share in Parallel(**self._kwargs)(delayed(run_checks)(s) for s in shares) for r in share]
             except Exception:  # noqa: BLE001 - a broken pool: the same checks, here, raise what they raise
                 pass
         return run_checks(checks)
@@ -129,3 +133,19 @@ def start(argv: list[str]) -> WarmPool | None:
     """A :class:`WarmPool` for the joblib launcher ``argv`` selects, or ``None`` (nothing started)."""
     kwargs = launcher_kwargs(argv)
     return None if kwargs is None else WarmPool(kwargs)
+
+
+MIN_CHECKS_PER_SHARE = 8  # a round trip to a worker costs about as much as this many optimizer checks
+
+
+def split_checks(checks: list[Any], workers: int) -> list[list[Any]]:
+    """``checks`` in at most ``workers`` contiguous, near-equal shares of at least
+    ``MIN_CHECKS_PER_SHARE`` each (one share when there are few)."""
+    n = max(1, min(workers, len(checks) // MIN_CHECKS_PER_SHARE))
+    size, extra = divmod(len(checks), n)
+    shares, start = [], 0
+    for i in range(n):
+        end = start + size + (i < extra)
+        shares.append(checks[start:end])
+        start = end
+    return shares

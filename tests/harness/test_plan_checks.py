@@ -82,3 +82,42 @@ def test_joblib_planning_imports_no_torch_and_bad_input_still_exits_2(tmp_path: 
                                   "hydra.launcher.n_jobs=2", f"paths.runs={runs}") == []
     statuses = [json.loads(p.read_text())["status"] for p in runs.glob("default/*/record.json")]
     assert statuses == ["ok", "ok"]
+
+
+SEARCH_TINY = f"hydra.searchpath=[file://{Path(__file__).parent / 'conf'}]"
+
+
+def test_an_optimizer_check_carries_only_what_building_the_optimizer_reads(tmp_path: Path) -> None:
+    """Not the whole cell (model, dataset, trainer, paths: ~4x the nodes to turn back into a config)."""
+    remote = Remote()
+    plan_cells([*SWEEP, f"paths.runs={tmp_path}"], checker=remote)
+    sent = [payload for kind, payload in remote.calls[1] if kind == "optimizer"]
+    assert sorted(p["lr"] for p in sent) == [0.001, 0.001, 0.01, 0.01]
+    for payload in sent:
+        assert set(payload) == {"optimizer", "lr", "module"} and payload["module"] == {"_target_": "tasks.classification.ClassificationModule"}
+    assert {p["optimizer"]["name"] for p in sent} == {"adam", "rame"}
+
+
+def test_a_multi_role_optimizer_check_carries_its_roles(tmp_path: Path) -> None:
+    remote = Remote()
+    plan_cells(["module=tiny_gan", "model=gan_tiny", "dataset=gauss1d", "optimizer=adam", "lr=0.1",
+                "++optimizer_overrides.adam.discriminator.betas=[0.5,0.999]", SEARCH_TINY, f"paths.runs={tmp_path}"],
+               checker=remote)
+    (payload,) = [p for kind, p in remote.calls[-1] if kind == "optimizer"]
+    assert payload["optimizer_roles"]["discriminator"]["betas"] == [0.5, 0.999]
+    assert payload["optimizer_roles"]["generator"]["betas"] == [0.9, 0.999]
+    with pytest.raises(PlanError, match=r"^optimizer/adam \(discriminator\): Invalid beta parameter at index 0: 1.5"):
+        plan_cells(["module=tiny_gan", "model=gan_tiny", "dataset=gauss1d", "optimizer=adam", "lr=0.1",
+                    "++optimizer_overrides.adam.discriminator.betas=[1.5,0.999]", SEARCH_TINY, f"paths.runs={tmp_path}"],
+                   checker=Remote())
+
+
+def test_an_optimizer_config_that_does_not_resolve_is_checked_whole_and_reported(tmp_path: Path) -> None:
+    overrides = ["optimizer=adam", "optimizer.eps=${no_such_key}", f"paths.runs={tmp_path}"]
+    with pytest.raises(PlanError) as local:
+        plan_cells(overrides)
+    remote = Remote()
+    with pytest.raises(PlanError) as far:
+        plan_cells(overrides, checker=remote)
+    assert str(far.value) == str(local.value) and "no_such_key" in str(local.value)
+    assert len(str(local.value).splitlines()) == 1

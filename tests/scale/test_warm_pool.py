@@ -13,7 +13,7 @@ from joblib import Parallel, delayed
 from omegaconf import OmegaConf
 
 from bench import warm_pool
-from bench.plan import CONF_DIR
+from bench.plan import CONF_DIR, run_checks
 
 
 def _hydra_launcher_kwargs(overrides: list[str]) -> dict:
@@ -63,6 +63,25 @@ def test_the_launchers_jobs_run_on_the_warmed_workers() -> None:
     jobs = Parallel(**_hydra_launcher_kwargs(argv))(delayed(_imported_runner)() for _ in range(6))
     assert {pid for pid, _ in jobs} <= set(warmed)
     assert all(imported for _, imported in jobs)  # no job pays the runner's imports
+    # plan checks split over both workers come back in the order they were given, failures in place
+    checks = [("optimizer", {"optimizer": {"_target_": "torch.optim.Adam", "_partial_": True, "name": "adam",
+                                           "betas": [0.9, 1.5 if i == 13 else 0.999]},
+                             "lr": 10.0 ** -(1 + i % 4), "module": {"_target_": "tasks.classification.ClassificationModule"}})
+              for i in range(20)]
+    results = pool.checker(checks)
+    assert results == run_checks(checks)
+    assert [ok for ok, _ in results] == [i != 13 for i in range(20)]
+
+
+@pytest.mark.parametrize("n, workers, sizes", [
+    (0, 2, [0]), (5, 2, [5]), (15, 2, [15]), (16, 2, [8, 8]), (17, 2, [9, 8]), (89, 2, [45, 44]), (89, 1, [89]),
+    (40, 16, [8, 8, 8, 8, 8]),
+])
+def test_checks_split_into_contiguous_shares_of_a_worthwhile_size(n: int, workers: int, sizes: list[int]) -> None:
+    checks = list(range(n))
+    shares = warm_pool.split_checks(checks, workers)
+    assert [len(s) for s in shares] == sizes
+    assert [c for s in shares for c in s] == checks
 
 
 def test_a_discarded_pool_leaves_no_worker_alive() -> None:
