@@ -65,8 +65,10 @@ class History(Checkpoint):
 
     Under an epoch budget (``per="epoch"``) a row is taken at each training-epoch end (after
     the epoch's validation); under a step budget (``per="step"``) at each evaluation. A row
-    holds ``epoch``, ``step`` (training batches done), every logged metric, ``lr`` and
-    ``time``. Subclassing ``Checkpoint`` makes Lightning order it with the checkpoint
+    holds ``epoch``, ``step`` (training batches done), every metric logged since the previous
+    row, ``lr`` and ``time``: Lightning keeps a metric in ``callback_metrics`` until it is
+    logged again, so a value an epoch without evaluation (``eval_every`` > 1) would repeat is
+    left out of that epoch's row, and a resumed run's rows equal an uninterrupted run's. Subclassing ``Checkpoint`` makes Lightning order it with the checkpoint
     callbacks, after the LightningModule's hooks (where metrics are logged) and before
     ``ModelCheckpoint`` saves, so ``last.ckpt`` always holds exactly the history of the
     evaluations it contains: a resumed cell has no gap and no duplicate. ``on_epoch`` is
@@ -88,6 +90,7 @@ class History(Checkpoint):
         self.on_epoch = on_epoch
         self._start = time.perf_counter()
         self._lr: float | None = None
+        self._last_metrics: dict[str, Any] = {}  # trainer.callback_metrics as the previous row saw them
 
     @property
     def elapsed(self) -> float:
@@ -109,8 +112,11 @@ class History(Checkpoint):
         if self.entries and self.entries[-1].get("step") == step:
             return  # a resumed run re-validating the step its checkpoint was taken at
         entry: dict[str, Any] = {"epoch": trainer.current_epoch, "step": step}
-        for key, value in sorted(trainer.callback_metrics.items()):
-            entry[key] = float(value)
+        metrics = trainer.callback_metrics
+        for key, value in sorted(metrics.items()):
+            if self._last_metrics.get(key) is not value:  # the same object: not logged again since the last row
+                entry[key] = float(value)
+        self._last_metrics = dict(metrics)
         entry["lr"] = lr
         entry["time"] = round(self.elapsed, 3)
         self.entries.append(entry)

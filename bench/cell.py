@@ -84,10 +84,14 @@ def scheduler_factory(cfg: DictConfig):
 
 
 def summarize(history: list[dict[str, Any]], metric: str, mode: str) -> tuple[dict, dict]:
-    """(final, best) entries: the last row, and the row with the best validation metric."""
+    """(final, best) entries: each key's latest value (a row holds only the metrics logged
+    since the previous one), and the row with the best validation metric."""
     if not history:
         return {}, {}
-    final = {k: v for k, v in history[-1].items() if k not in ("epoch", "step", "time")}
+    final: dict[str, Any] = {}
+    for row in history:
+        final.update(row)
+    final = {k: v for k, v in final.items() if k not in ("epoch", "step", "time")}
     key = f"val_{metric}"
     scored = [h for h in history if isinstance(h.get(key), float) and h[key] == h[key]]
     if not scored:
