@@ -63,20 +63,20 @@ class StepBudget(pl.Callback):
 class History(Checkpoint):
     """Per-evaluation history of the cell, saved inside every checkpoint.
 
-    Under an epoch budget (``per="epoch"``) a row is taken at each training-epoch end (after
-    the epoch's validation); under a step budget (``per="step"``) at each evaluation. A row
-    holds ``epoch``, ``step`` (training batches done), every metric logged since the previous
-    row, ``lr`` and ``time``: Lightning keeps a metric in ``callback_metrics`` until it is
-    logged again, so a value an epoch without evaluation (``eval_every`` > 1) would repeat is
-    left out of that epoch's row, and a resumed run's rows equal an uninterrupted run's. Subclassing ``Checkpoint`` makes Lightning order it with the checkpoint
-    callbacks, after the LightningModule's hooks (where metrics are logged) and before
-    ``ModelCheckpoint`` saves, so ``last.ckpt`` always holds exactly the history of the
-    evaluations it contains: a resumed cell has no gap and no duplicate. ``on_epoch`` is
-    called with the history once the row's ``last.ckpt`` is on disk (by
-    :class:`EpochCommitted`, which must follow the checkpoint callback), so a record never
-    claims a row its checkpoint lacks. ``record_extras()`` of the module is stored with it,
-    and the rows of every :class:`bench.probes.Probe` among the trainer's callbacks under
-    ``extras["probes"][name]``.
+    Under an epoch budget (``per="epoch"``) a row is taken at each training-epoch end (after the
+    epoch's validation); under a step budget (``per="step"``) at each evaluation. A row holds
+    ``epoch``, ``step`` (training batches done), every metric logged since the previous row,
+    ``lr`` and ``time``: Lightning keeps a metric in ``callback_metrics`` until it is logged
+    again, so a value an epoch without evaluation (``eval_every`` > 1) would repeat is left out
+    of that epoch's row, and a resumed run's rows equal an uninterrupted run's. Subclassing
+    ``Checkpoint`` makes Lightning order it with the checkpoint callbacks, after the
+    LightningModule's hooks (where metrics are logged) and before ``ModelCheckpoint`` saves, so
+    ``last.ckpt`` always holds exactly the history of the evaluations it contains: a resumed
+    cell has no gap and no duplicate. ``on_epoch`` is called with the history once the row's
+    ``last.ckpt`` is on disk (by :class:`EpochCommitted`, which must follow the checkpoint
+    callback), so a record never claims a row its checkpoint lacks. ``record_extras()`` of the
+    module is stored with it, and the rows of every :class:`bench.probes.Probe` among the
+    trainer's callbacks under ``extras["probes"][name]``.
     """
 
     def __init__(self, on_epoch: Callable[[list[dict[str, Any]]], None] | None = None, per: str = "epoch") -> None:
