@@ -285,10 +285,11 @@ def _check_cells(planned: Planned, cells: list[tuple[list[str], DictConfig]], ex
             finals.append((ovr, None, str(exc), []))
             break
         keys: list[Any] = []
-        for kind, payload in (("optimizer", lambda: {
-                                   "optimizer": OmegaConf.to_container(cfg.optimizer, resolve=True),
-                                   "roles": OmegaConf.to_container(cfg.optimizer_roles, resolve=True)
-                                   if cfg.get("optimizer_roles") else None, "lr": cfg.lr}),
+        for kind, payload in (("optimizer", lambda: {  # all check_optimizer reads, resolved: its key and its payload
+                                   "optimizer": OmegaConf.to_container(cfg.optimizer, resolve=True), "lr": cfg.lr,
+                                   "module": {"_target_": cfg.module._target_},
+                                   **({"optimizer_roles": OmegaConf.to_container(cfg.optimizer_roles, resolve=True)}
+                                      if cfg.get("optimizer_roles") else {})}),
                               ("fit", lambda: {"model": OmegaConf.to_container(cfg.model, resolve=True),
                                                "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
                                                "module": cfg.module._target_})):
@@ -298,11 +299,8 @@ def _check_cells(planned: Planned, cells: list[tuple[list[str], DictConfig]], ex
                 continue
             token = key if key is not None else (kind, len(finals))  # an unresolvable config: its own check, never cached
             if token not in checks:
-                if kind == "optimizer" and data is not None:  # what check_optimizer reads, resolved
-                    cell = {"optimizer": data["optimizer"], "lr": data["lr"], "module": {"_target_": cfg.module._target_},
-                            **({"optimizer_roles": data["roles"]} if data["roles"] is not None else {})}
-                else:  # the whole cell: the check reports what does not resolve
-                    cell = OmegaConf.to_container(cfg)
+                # the whole cell where the key's data is not enough or does not resolve (the check reports it)
+                cell = data if kind == "optimizer" and data is not None else OmegaConf.to_container(cfg)
                 checks[token] = (kind, (cell, [str(d) for d in extra_dirs]) if kind == "fit" else cell)
             keys.append(token)
         finals.append((ovr, cfg, None, keys))
