@@ -30,6 +30,7 @@ from ._base import (
     chunks,
     foreach_abs_max,
     l2_norm,
+    scale_add_,
     zeros_like,
 )
 
@@ -110,13 +111,15 @@ class AdaRem(BaseOptimizer):
         """
         eps, weight = group["eps"], 1 - group["beta"]
         top = abs_max(m) if c != 0 else None
+        if top is not None and not top.is_cuda:
+            top = top.item()  # on CPU a float: den in one fused pass (scale_add_)
         for pc, gc, mc in chunks(p, grad, m):
             if shrink != 1.0:
                 pc.mul_(shrink)
             if top is None:
                 pc.add_(gc, alpha=-scale)
             else:
-                den = torch.abs(gc, out=self._scratch(pc)).mul_(top).add_(eps)
+                den = scale_add_(torch.abs(gc, out=self._scratch(pc)), top, eps)
                 num = torch.addcmul(den, mc, gc, value=c, out=self._scratch(pc, 1)).mul_(gc)
                 pc.addcdiv_(num, den, value=-scale)
             mc.lerp_(gc, weight)
@@ -127,8 +130,12 @@ class AdaRem(BaseOptimizer):
     ) -> None:
         """Multi-tensor :meth:`_adaptive_step_` (same kernels in the same order)."""
         den = torch._foreach_abs(grads)
-        torch._foreach_mul_(den, foreach_abs_max(ms))
-        torch._foreach_add_(den, eps)
+        if den[0].is_cuda:
+            torch._foreach_mul_(den, foreach_abs_max(ms))
+            torch._foreach_add_(den, eps)
+        else:  # the per-tensor path's fused pass, so that both paths give the same bits
+            for d, top in zip(den, foreach_abs_max(ms)):
+                scale_add_(d, top.item(), eps)
         num = torch._foreach_addcmul(den, ms, grads, c)
         torch._foreach_mul_(num, grads)
         torch._foreach_addcdiv_(params, num, den, [-s for s in scale] if isinstance(scale, list) else -scale)

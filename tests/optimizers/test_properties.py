@@ -274,6 +274,19 @@ def test_adarems_projection_lands_on_the_sphere_for_a_large_tensor(foreach):
         assert w.detach().double().norm().item() == pytest.approx(radius, rel=5e-6)
 
 
+def test_scale_add_is_x_times_scale_plus_value_for_float_and_tensor_scales():
+    from optimizers._base import scale_add_
+
+    x = torch.rand(1000, generator=torch.Generator().manual_seed(5))
+    exact = x.double() * 0.37 + 1e-3
+    fused = scale_add_(x.clone(), 0.37, 1e-3)  # CPU callers: one multiply-add pass
+    two_ops = scale_add_(x.clone(), torch.tensor(0.37), 1e-3)  # tensor scale: mul_ then add_
+    assert torch.equal(two_ops, x.clone().mul_(torch.tensor(0.37)).add_(1e-3))
+    for out in (fused, two_ops):
+        torch.testing.assert_close(out.double(), exact, rtol=2e-7, atol=0)
+    bf = scale_add_(x.bfloat16(), 0.37, 1e-3)
+    assert bf.dtype == torch.bfloat16
+
 def test_l2_norm_is_float32_for_narrow_dtypes():
     from optimizers._base import l2_norm
 
