@@ -111,8 +111,8 @@ class AdaRem(BaseOptimizer):
         """
         eps, weight = group["eps"], 1 - group["beta"]
         top = abs_max(m) if c != 0 else None
-        if top is not None and not top.is_cuda:
-            top = top.item()  # on CPU a float: den in one fused pass (scale_add_)
+        if top is not None and top.device.type == "cpu":
+            top = top.item()  # on CPU a float (no sync to pay): den in one fused pass (scale_add_)
         for pc, gc, mc in chunks(p, grad, m):
             if shrink != 1.0:
                 pc.mul_(shrink)
@@ -130,12 +130,12 @@ class AdaRem(BaseOptimizer):
     ) -> None:
         """Multi-tensor :meth:`_adaptive_step_` (same kernels in the same order)."""
         den = torch._foreach_abs(grads)
-        if den[0].is_cuda:
-            torch._foreach_mul_(den, foreach_abs_max(ms))
-            torch._foreach_add_(den, eps)
-        else:  # the per-tensor path's fused pass, so that both paths give the same bits
+        if den[0].device.type == "cpu":  # the per-tensor path's fused pass, so both paths give the same bits
             for d, top in zip(den, foreach_abs_max(ms)):
                 scale_add_(d, top.item(), eps)
+        else:  # no host read of the maxima on an accelerator
+            torch._foreach_mul_(den, foreach_abs_max(ms))
+            torch._foreach_add_(den, eps)
         num = torch._foreach_addcmul(den, ms, grads, c)
         torch._foreach_mul_(num, grads)
         torch._foreach_addcdiv_(params, num, den, [-s for s in scale] if isinstance(scale, list) else -scale)

@@ -258,7 +258,6 @@ def test_adarems_auto_spherical_is_ndim_at_least_two():
             assert "alpha" not in opt.state[p]
 
 
-
 @PATHS
 def test_adarems_projection_lands_on_the_sphere_for_a_large_tensor(foreach):
     """With a given radius, a 2.4M-element weight (ResNet-18's largest) lands on that sphere to
