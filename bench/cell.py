@@ -28,7 +28,8 @@ from bench import environment
 from bench.callbacks import (AtomicLastCheckpoint, EpochCommitted, History, OptimizerEpochHook, StepBudget,
                              flush_checkpoint)
 from bench.config import build, build_data, identity, optimizer_node, strip_metadata, task_class
-from bench.distributed import cluster_plugins, env_global_rank, per_device_batch_size, ranks_run_this_cell
+from bench.distributed import (cluster_plugins, ddp_strategy, env_global_rank, per_device_batch_size,
+                               ranks_run_this_cell)
 from bench.lock import CellLock, describe_holder, wait_for_launch
 from bench.loggers import make_tracker
 from bench.plan import planned_entry
@@ -415,6 +416,8 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     trainer_cfg = strip_metadata(cfg.trainer)
     runner_opts = {k: trainer_cfg.pop(k) for k in RUNNER_TRAINER_KEYS if k in trainer_cfg}
+    if "strategy" in trainer_cfg:
+        trainer_cfg["strategy"] = ddp_strategy(trainer_cfg["strategy"], task_class(cfg).ddp_unused_parameters)
     if runner_opts.get("matmul_precision"):
         torch.set_float32_matmul_precision(runner_opts["matmul_precision"])
     budget_args, budget_callbacks = _budget_trainer_args(cfg, smoke)

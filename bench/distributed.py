@@ -61,6 +61,18 @@ def per_device_batch_size(global_batch: int, world_size: int) -> int:
     return global_batch // world_size
 
 
+def ddp_strategy(strategy: Any, unused_parameters: bool) -> Any:
+    """The Trainer ``strategy`` for a task: Lightning's DDP strategies by name (``ddp``,
+    ``ddp_spawn``, ``ddp_fork``, ``ddp_notebook``) become their ``_find_unused_parameters_true``
+    form when the task's backward passes leave some parameters without a gradient
+    (``Task.ddp_unused_parameters``); without it DDP's reducer waits for those gradients and the
+    next step fails. Any other value (``auto``, a strategy object, an explicit
+    ``..._find_unused_parameters_false``) is returned as it is."""
+    if unused_parameters and strategy in ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook"):
+        return f"{strategy}_find_unused_parameters_true"
+    return strategy
+
+
 def cluster_plugins() -> list[Any]:
     """Trainer plugins: under SLURM, Lightning's auto-requeue is switched off.
 

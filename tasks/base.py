@@ -74,6 +74,9 @@ class Task(pl.LightningModule):
     roles: ClassVar[tuple[str, ...]] = ("model",)
     reported: ClassVar[tuple[Metric, ...]] = ()  # other metrics tables may print (top-5 accuracy)
     packs_steps: ClassVar[bool] = False  # training_step takes PackedSteps (TaskData.steps_per_call > 1)
+    # some backward passes leave parameters without a gradient (a GAN's D step never reaches G, its
+    # G step freezes D): under DDP the runner then has Lightning look for them at every backward
+    ddp_unused_parameters: ClassVar[bool] = False
 
     def __init__(self, model: nn.Module, optimizer_factory: OptimizerFactory,
                  scheduler_factory: SchedulerFactory | None = None, divergence_check_every: int = 1) -> None:

@@ -46,6 +46,7 @@ class GANModule(Task):
     metric = FID
     logged_keys = ("train_loss", "g_loss", "d_loss", "g_step", "lr_g", "lr_d", "val_fid", "test_fid")
     roles = ("generator", "discriminator")
+    ddp_unused_parameters = True  # D steps leave G without gradients, the G step freezes D
 
     def __init__(self, model: SNGAN, optimizer_factory: Any, scheduler_factory: Any = None,
                  divergence_check_every: int = 1, n_dis: int = 5, seed: int = 0,

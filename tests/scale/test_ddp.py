@@ -98,3 +98,14 @@ def test_ddp_cpu_equals_one_process_with_the_same_global_batch(tmp_path: Path) -
     assert len(list((ddp_runs / "default" / "_hydra").iterdir())) == 1
     assert list((ddp_runs / "default" / "_hydra").glob("*/0/ranks/multirun.yaml"))
     assert log.read_text().count("- run    adam mlp/digits") == 2  # rank 0 and the rank it spawned
+
+
+def test_tasks_with_unused_parameters_get_lightnings_finding_ddp_strategies() -> None:
+    from bench.distributed import ddp_strategy
+
+    assert ddp_strategy("ddp", True) == "ddp_find_unused_parameters_true"
+    assert ddp_strategy("ddp_spawn", True) == "ddp_spawn_find_unused_parameters_true"
+    for kept in ("ddp", "auto", "ddp_find_unused_parameters_false", None):
+        assert ddp_strategy(kept, False) == kept
+    assert ddp_strategy("auto", True) == "auto"  # one device: nothing to find
+    assert ddp_strategy("ddp_find_unused_parameters_false", True) == "ddp_find_unused_parameters_false"  # explicit

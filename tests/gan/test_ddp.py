@@ -1,0 +1,26 @@
+"""The SN-GAN cell under DDP (``trainer=ddp_cpu``: two processes, gloo)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from tests.conftest import records
+from tests.gan.conftest import TINY
+from tests.scale.helpers import start_bench
+
+
+def test_two_rank_cell_trains_and_evaluates(tmp_path: Path, gan_cifar: Path) -> None:
+    """A D step leaves the generator without gradients and the G step freezes the discriminator.
+    DDP's reducer waits for every parameter's gradient unless told to look for unused ones, so
+    before ``Task.ddp_unused_parameters`` the first step after a D step failed ("parameters
+    that were not used in producing the loss")."""
+    runs, log = tmp_path / "runs", tmp_path / "ddp.log"
+    proc = start_bench("experiment=gan_small", f"paths.runs={runs}", f"paths.data={gan_cifar}",
+                       f"paths.fid_cache={runs}/fid_cache", "lr=0.0002", *TINY, "trainer=ddp_cpu", log=log)
+    assert proc.wait(timeout=240) == 0, log.read_text()[-3000:]
+    [record] = records(runs, "gan_small")
+    assert record["status"] == "ok", str(record.get("error"))[-2000:]
+    assert record["world_size"] == 2 and record["per_device_batch_size"] == 4  # global batch 8
+    assert [h["g_step"] for h in record["history"]] == [3.0, 6.0]  # max_steps=6, an evaluation every 3
+    assert all(math.isfinite(h["val_fid"]) and math.isfinite(h["test_fid"]) for h in record["history"])
