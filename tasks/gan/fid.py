@@ -156,7 +156,10 @@ class FIDEvaluator:
         self._memo: dict[str, dict[str, Tensor]] = {}
 
     def _metric(self, device: torch.device) -> FrechetInceptionDistance:
-        return FrechetInceptionDistance(feature=_Features(self.num_features), reset_real_features=True).to(device)
+        # sync_on_compute=False: under DDP, torchmetrics would otherwise sum every rank's fake and
+        # real states into each rank's FID (a mix of models, the real set counted world-size times)
+        return FrechetInceptionDistance(feature=_Features(self.num_features), reset_real_features=True,
+                                        sync_on_compute=False).to(device)
 
     @torch.no_grad()
     def features(self, images: Tensor, device: torch.device | str = "cpu") -> Tensor:
