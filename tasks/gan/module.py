@@ -37,6 +37,13 @@ FID_DEFAULTS: dict[str, Any] = {"extractor": "inception", "weights": None, "cach
                                 "batch_size": 500, "features": 64, "extractor_seed": 0}
 
 
+def shard_bounds(n: int, world: int, rank: int) -> tuple[int, int]:
+    """``[lo, hi)`` of rank ``rank``'s contiguous share of ``n`` items over ``world`` ranks
+    (``ceil(n / world)`` each, the last ones shorter or empty)."""
+    per = -(-n // world)
+    return min(n, rank * per), min(n, (rank + 1) * per)
+
+
 class GANModule(Task):
     """Two optimizer roles, ``generator`` and ``discriminator`` (per-role hyperparameters:
     ``optimizer_overrides.<optimizer>.<role>.<kwarg>``). Each evaluation row holds ``val_fid``,
@@ -161,11 +168,39 @@ class GANModule(Task):
             out.append(to_uint8(self.model.generator(zi, yi)))
         return torch.cat(out)
 
+    def eval_features(self) -> Tensor:
+        """Extractor features of the fixed evaluation set (:meth:`eval_latents`), in its order.
+
+        Under DDP each rank generates and extracts one contiguous shard, with rank 0's BatchNorm
+        statistics (the model ``last.ckpt`` holds), and the shards are gathered, so every rank
+        scores the same features for 1/world of the work. The 8 x 8 grid is the first 64 images.
+        """
+        z, y = self.eval_latents()
+        trainer = self._trainer
+        world = trainer.world_size if trainer is not None else 1
+        if world == 1:
+            images = self.generate(z, y)
+            self._save_grid(images[:64])
+            return self.fid.features(images, self.device)
+        buffers = dict(self.model.generator.named_buffers())
+        synced = trainer.strategy.broadcast({k: b.detach().cpu() for k, b in buffers.items()}, src=0)
+        for k, b in buffers.items():
+            b.copy_(synced[k])
+        lo, hi = shard_bounds(len(z), world, trainer.global_rank)
+        images = self.generate(z[lo:hi], None if y is None else y[lo:hi])
+        if trainer.global_rank == 0:
+            first = min(64, len(z))
+            self._save_grid(images[:first] if hi >= first else self.generate(z[:first], None if y is None else y[:first]))
+        features = self.fid.features(images, self.device)
+        sizes = [b - a for a, b in (shard_bounds(len(z), world, r) for r in range(world))]
+        padded = features.new_zeros(sizes[0], features.shape[1])  # all_gather needs one shape on every rank
+        padded[: len(features)] = features
+        gathered = trainer.strategy.all_gather(padded)  # (world, sizes[0], features)
+        return torch.cat([gathered[r, :size] for r, size in enumerate(sizes)])
+
     def validation_step(self, real: RealImages, batch_idx: int, dataloader_idx: int = 0) -> None:
         if self._fake_features is None:
-            images = self.generate(*self.eval_latents())
-            self._fake_features = self.fid.features(images, self.device)
-            self._save_grid(images[:64])
+            self._fake_features = self.eval_features()
         fid = self.fid.score(self._fake_features, real, self.device)
         self.log(f"{SPLITS[dataloader_idx]}_fid", fid, add_dataloader_idx=False, batch_size=1)
 

@@ -43,3 +43,12 @@ def test_two_rank_cell_trains_and_records_the_fid_of_its_checkpoint(tmp_path: Pa
     last = record["history"][-1]
     assert module.fid.score(features, data.real["val"]) == pytest.approx(last["val_fid"], rel=1e-6)
     assert module.fid.score(features, data.real["test"]) == pytest.approx(last["test_fid"], rel=1e-6)
+
+
+def test_evaluation_shards_are_contiguous_and_cover_every_sample_once() -> None:
+    from tasks.gan.module import shard_bounds
+
+    for n, world in ((64, 2), (10, 3), (2, 4), (1, 1)):
+        bounds = [shard_bounds(n, world, r) for r in range(world)]
+        assert [i for a, b in bounds for i in range(a, b)] == list(range(n))
+        assert bounds[0][1] - bounds[0][0] == -(-n // world)  # rank 0's share is the largest
