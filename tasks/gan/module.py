@@ -186,13 +186,14 @@ class GANModule(Task):
         synced = trainer.strategy.broadcast({k: b.detach().cpu() for k, b in buffers.items()}, src=0)
         for k, b in buffers.items():
             b.copy_(synced[k])
-        lo, hi = shard_bounds(len(z), world, trainer.global_rank)
+        bounds = [shard_bounds(len(z), world, r) for r in range(world)]
+        lo, hi = bounds[trainer.global_rank]
         images = self.generate(z[lo:hi], None if y is None else y[lo:hi])
         if trainer.global_rank == 0:
             first = min(64, len(z))
             self._save_grid(images[:first] if hi >= first else self.generate(z[:first], None if y is None else y[:first]))
         features = self.fid.features(images, self.device)
-        sizes = [b - a for a, b in (shard_bounds(len(z), world, r) for r in range(world))]
+        sizes = [b - a for a, b in bounds]
         padded = features.new_zeros(sizes[0], features.shape[1])  # all_gather needs one shape on every rank
         padded[: len(features)] = features
         gathered = trainer.strategy.all_gather(padded)  # (world, sizes[0], features)

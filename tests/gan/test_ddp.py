@@ -10,6 +10,7 @@ import torch
 from omegaconf import OmegaConf
 
 from bench.config import build, build_data
+from tasks.gan.module import shard_bounds
 from tests.conftest import records
 from tests.gan.conftest import TINY
 from tests.scale.helpers import start_bench
@@ -46,8 +47,6 @@ def test_two_rank_cell_trains_and_records_the_fid_of_its_checkpoint(tmp_path: Pa
 
 
 def test_evaluation_shards_are_contiguous_and_cover_every_sample_once() -> None:
-    from tasks.gan.module import shard_bounds
-
     for n, world in ((64, 2), (10, 3), (2, 4), (1, 1)):
         bounds = [shard_bounds(n, world, r) for r in range(world)]
         assert [i for a, b in bounds for i in range(a, b)] == list(range(n))

@@ -286,6 +286,7 @@ def test_scale_add_is_x_times_scale_plus_value_for_float_and_tensor_scales():
     bf = scale_add_(x.bfloat16(), 0.37, 1e-3)
     assert bf.dtype == torch.bfloat16
 
+
 def test_l2_norm_is_float32_for_narrow_dtypes():
     from optimizers._base import l2_norm
 
