@@ -28,8 +28,9 @@ def test_mixed_dtypes_and_step_counts_in_one_group(case):
         if a.dtype == torch.float32:
             assert torch.equal(a, b)
         else:  # bfloat16: CPU foreach add(alpha) rounds differently from Tensor.add_ (1 ulp of m),
-            # which AdaRem-S's projection (a float32 norm) carries into x: within 2 ulps (2**-6)
-            torch.testing.assert_close(a, b, atol=4e-3, rtol=2**-6)
+            # which AdaRem-S's projection (a float32 norm) carries into x: within 2 ulps (2**-6) there
+            rtol = 2**-6 if issubclass(case.cls, optimizers.AdaRemS) else 1e-2
+            torch.testing.assert_close(a, b, atol=4e-3, rtol=rtol)
 
 
 def test_default_is_per_tensor_on_cpu(monkeypatch):
