@@ -177,6 +177,7 @@ def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str
     """
     _quiet_lightning()
     environment.drop_nvml_check_without_nvml()
+    environment.scan_entry_points_once()
     _collect_previous_cell()
     if planned is None:  # finalized, hashed and resolved here, as the plan does for its jobs
         planned = planned_entry(cfg)
