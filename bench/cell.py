@@ -32,6 +32,7 @@ from bench.distributed import (cluster_plugins, ddp_strategy, env_global_rank, p
                                ranks_run_this_cell)
 from bench.lock import CellLock, describe_holder, wait_for_launch
 from bench.loggers import make_tracker
+from bench.plain_config import to_dictconfig
 from bench.plan import planned_entry
 from bench.preemption import Preemption, stop_exceptions
 from bench.record import (FINISHED, SCHEMA_VERSION, RecordError, Status, move_aside, newer_schema, read_record,
@@ -181,7 +182,7 @@ def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str
     _collect_previous_cell()
     if planned is None:  # finalized, hashed and resolved here, as the plan does for its jobs
         planned = planned_entry(cfg)
-    cfg, run_dir = OmegaConf.create(planned["config"]), Path(planned["run_dir"])
+    cfg, run_dir = to_dictconfig(planned["config"]), Path(planned["run_dir"])
     threads = configure_threads(cell_step_flops(cfg))
     label = f"{cfg.optimizer.name} {cfg.model.name}/{cfg.dataset.name} lr={cfg.lr:g} seed={cfg.seed}"
     newer = newer_schema(run_dir)
