@@ -258,11 +258,22 @@ def test_adarems_auto_spherical_is_ndim_at_least_two():
             assert "alpha" not in opt.state[p]
 
 
+@pytest.fixture
+def threads(request):
+    """Run the test at ``request.param`` intra-op threads (norm accuracy depends on the count)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
 @PATHS
-def test_adarems_projection_lands_on_the_sphere_for_a_large_tensor(foreach):
+@pytest.mark.parametrize("threads", [1, 2], indirect=True)
+def test_adarems_projection_lands_on_the_sphere_for_a_large_tensor(foreach, threads):
     """With a given radius, a 2.4M-element weight (ResNet-18's largest) lands on that sphere to
-    float32 precision: the projection's norm must be exact, and ``torch.linalg.vector_norm``
-    (float32 accumulated serially on CPU) is ~4e-5 short there."""
+    float32 precision at 1 and 2 threads: the projection's norm must be exact, and on CPU
+    ``torch.linalg.vector_norm`` (float32 accumulated serially) is ~4e-5 short there, one
+    whole-tensor ``torch.dot`` 1.5e-5 at 1 thread."""
     g = torch.Generator().manual_seed(3)
     w = torch.nn.Parameter(0.05 * torch.randn(512, 512, 3, 3, generator=g) + 0.01)
     radius = 2.0
@@ -285,6 +296,18 @@ def test_scale_add_is_x_times_scale_plus_value_for_float_and_tensor_scales():
         torch.testing.assert_close(out.double(), exact, rtol=2e-7, atol=0)
     bf = scale_add_(x.bfloat16(), 0.37, 1e-3)
     assert bf.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("threads", [1, 2], indirect=True)
+def test_l2_norm_is_within_a_few_ulps_of_the_float64_norm(threads):
+    from optimizers._base import NORM_CHUNK, l2_norm
+
+    g = torch.Generator().manual_seed(3)
+    for n in (1000, NORM_CHUNK, NORM_CHUNK + 7, 512 * 512 * 9):  # one dot; one slice; a short tail; ResNet-18's largest
+        x = 0.05 * torch.randn(n, generator=g) + 0.01
+        norm = l2_norm(x.view(-1, 1) if n % 2 else x)
+        assert norm.dtype == torch.float32 and norm.dim() == 0
+        assert norm.item() == pytest.approx(x.double().norm().item(), rel=1e-6), n
 
 
 def test_l2_norm_is_float32_for_narrow_dtypes():
