@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 # Keys of a config node that describe it to the harness and are not constructor kwargs.
 METADATA_KEYS = ("name", "lr_grid", "interval")
@@ -38,8 +39,19 @@ def strip_metadata(node: DictConfig | dict, drop: tuple[str, ...] = METADATA_KEY
 
 
 def build(node: DictConfig | dict, drop: tuple[str, ...] = METADATA_KEYS, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate`` of a node, minus its metadata keys, with extra kwargs."""
-    return instantiate(strip_metadata(node, drop), **kwargs)
+    """``hydra.utils.instantiate`` of a node, minus its metadata keys, with extra kwargs.
+
+    Kwargs that are plain objects (a model, a factory, numbers) are bound to the partial Hydra
+    instantiates (``_partial_``), not merged into its config first: the same call, without
+    Hydra wrapping each object in a config node (~1.3 ms for a task's module). Dicts and lists
+    take Hydra's own path, which turns them into configs.
+    """
+    config = strip_metadata(node, drop)
+    if not kwargs or any(isinstance(v, (dict, list, tuple, DictConfig, ListConfig)) for v in kwargs.values()):
+        return instantiate(config, **kwargs)
+    if config.get("_partial_"):  # a factory: the kwargs join its bound arguments
+        return functools.partial(instantiate(config), **kwargs)
+    return instantiate({**config, "_partial_": True})(**kwargs)
 
 
 def lr_grid(cfg: DictConfig) -> list[float]:
