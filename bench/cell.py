@@ -59,6 +59,9 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     # epoch metrics are reduced across ranks by the module itself (one reduce per epoch)
     warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting")
+    # a packed epoch's task evaluates itself, so Lightning's validation loop gets an empty list
+    # (TaskData.evaluated_by_task); an empty DataLoader of the user's still warns
+    warnings.filterwarnings("ignore", message=r"Total length of `list` across ranks is zero")
 
 
 def optimizer_factory(cfg: DictConfig):
@@ -461,9 +464,28 @@ def _build(cfg: DictConfig, history: History, run_dir: Path, smoke: bool,
     if cfg.get("probes") or smoke or history.per == "step" or not module.packs_steps:
         # probes, step budgets and smoke's batch limit count Lightning batches: one step each
         datamodule.steps_per_call = 1
+    datamodule.evaluate_in_task = datamodule.steps_per_call > 1 and evaluation_unobserved(trainer)
     if runner_opts.get("compile"):
         module.model = torch.compile(module.model)
     return trainer, module, datamodule
+
+
+EVALUATION_HOOKS = ("on_validation_start", "on_validation_epoch_start", "on_validation_batch_start",
+                    "on_validation_batch_end", "on_validation_epoch_end", "on_validation_end")
+# the runner's callbacks whose evaluation hooks do nothing under an epoch budget (the only one packed)
+EPOCH_BUDGET_CALLBACKS = (OptimizerEpochHook, Preemption, History, AtomicLastCheckpoint, EpochCommitted)
+
+
+def evaluation_unobserved(trainer: pl.Trainer) -> bool:
+    """Whether a packed epoch's task may evaluate its splits itself (``TaskData.evaluate_in_task``):
+    one process, Lightning's pass-through profiler, and no callback but the runner's own (under
+    an epoch budget) overriding an evaluation hook (a progress bar, a user's callback)."""
+    from pytorch_lightning.profilers import PassThroughProfiler
+    from pytorch_lightning.utilities.model_helpers import is_overridden
+
+    return (trainer.world_size == 1 and type(trainer.profiler) is PassThroughProfiler
+            and not any(is_overridden(hook, cb, pl.Callback) for cb in trainer.callbacks
+                        if not isinstance(cb, EPOCH_BUDGET_CALLBACKS) for hook in EVALUATION_HOOKS))
 
 
 def datamodule_batch_size(datamodule: Any) -> int | None:

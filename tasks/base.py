@@ -22,7 +22,10 @@ What the runner passes in and expects back:
   (``TaskData.steps_per_call`` > 1: the batch is a :class:`PackedSteps`), which saves
   Lightning's per-batch hooks on workloads whose steps take well under a millisecond. The
   runner packs only for a task that declares ``packs_steps = True``, and never where
-  per-batch hooks must see every step (probes, step budgets, smoke runs).
+  per-batch hooks must see every step (probes, step budgets, smoke runs). Where, besides,
+  nothing listens to Lightning's evaluation hooks (one process, no progress bar, profiler or
+  foreign callback), the runner sets ``TaskData.evaluate_in_task``: the task then evaluates the
+  splits itself at the end of its ``on_train_epoch_end`` (:meth:`Task.evaluate_packed_epoch`).
 - ``record_extras()`` adds fields to the record; ``fit_check`` is the plan-time forward pass.
 """
 
@@ -169,6 +172,41 @@ class Task(pl.LightningModule):
         object.__setattr__(self, "_hookless_for", (weakref.ref(trainer), ok))
         return ok
 
+    # --- evaluation of packed epochs ---------------------------------------------------
+    def evaluate_packed_epoch(self) -> bool:
+        """Run this epoch's evaluation here if the data object leaves it to the task (packed
+        epochs, nothing listening to Lightning's evaluation hooks: ``TaskData.evaluated_by_task``)
+        and the epoch is one Lightning would evaluate (``check_val_every_n_epoch``); True if it ran.
+
+        What Lightning's validation loop does, without its per-loader and per-batch dispatch
+        (~2 ms an evaluation, a fifth of a digits epoch): the module in eval mode under
+        ``torch.inference_mode`` and the precision plugin's evaluation context, the module's
+        ``on_validation_epoch_start``, ``validation_step(batch, batch_idx, dataloader_idx)``
+        on every batch of :meth:`TaskData.eval_loaders` (moved by the strategy, with the
+        module's transfer hooks), ``on_validation_epoch_end``, then each submodule's training
+        mode restored. A task calls it at the end of ``on_train_epoch_end``, before the
+        monitoring callbacks take the epoch's row and checkpoint; the metrics equal Lightning's
+        loop's (``tests/harness/test_packed_steps.py``).
+        """
+        trainer = self.trainer
+        data = trainer.datamodule
+        every = trainer.check_val_every_n_epoch
+        if data is None or not data.evaluated_by_task() or every is None or (trainer.current_epoch + 1) % every:
+            return False
+        modes = [(module, module.training) for module in self.modules()]
+        self.eval()
+        try:
+            with torch.inference_mode(), trainer.precision_plugin.val_step_context():
+                self.on_validation_epoch_start()
+                for idx, loader in enumerate(data.eval_loaders()):
+                    for batch_idx, batch in enumerate(loader):
+                        self.validation_step(trainer.strategy.batch_to_device(batch, dataloader_idx=idx), batch_idx, idx)
+                self.on_validation_epoch_end()
+        finally:
+            for module, training in modes:
+                module.training = training
+        return True
+
     # --- divergence -----------------------------------------------------------------
     def any_rank(self, flag: bool) -> bool:
         """``flag`` on any data-parallel rank, so that every rank stops at the same step."""
@@ -218,6 +256,19 @@ class TaskData(pl.LightningDataModule):
 
     eval_test_every_epoch: bool = True  # set by the runner: validation loader 1 is the test split
     steps_per_call: int = 1  # optimizer steps one training batch packs (a PackedSteps when > 1)
+    # set by the runner where nothing listens to Lightning's evaluation hooks: a packed epoch's
+    # task evaluates the splits itself (Task.evaluate_packed_epoch), Lightning's loop gets none
+    evaluate_in_task: bool = False
+
+    def evaluated_by_task(self) -> bool:
+        """Whether the task evaluates :meth:`eval_loaders` at its packed epochs' end, instead of
+        Lightning's validation loop (packing is still on: the task may have turned it off)."""
+        return self.evaluate_in_task and self.steps_per_call > 1
+
+    def eval_loaders(self) -> list[Iterable[Any]]:
+        """The evaluation loaders in ``dataloader_idx`` order: validation, then test when the
+        runner evaluates it every epoch."""
+        return [self.split_loader(s) for s in (SPLITS if self.eval_test_every_epoch else SPLITS[:1])]
 
     def split_loader(self, split: str) -> Iterable[Any]:
         """The batches of ``split`` (``train``, ``val`` or ``test``) for this rank."""
@@ -246,8 +297,10 @@ class TaskData(pl.LightningDataModule):
         return self.split_loader("train")
 
     def val_dataloader(self) -> Any:
-        val = self.split_loader("val")
-        return [val, self.split_loader("test")] if self.eval_test_every_epoch else val
+        if self.evaluated_by_task():
+            return []
+        loaders = self.eval_loaders()
+        return loaders if len(loaders) > 1 else loaders[0]
 
     def test_dataloader(self) -> Iterable[Any]:
         return self.split_loader("test")

@@ -125,6 +125,7 @@ class ClassificationModule(Task):
         train_loss = (sums[0] / sums[1].clamp_min(1)).item()
         self.check_finite(train_loss, "training loss")
         self.log_epoch({"train_loss": train_loss})
+        self.evaluate_packed_epoch()
 
     # --- evaluation -----------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:

@@ -22,8 +22,9 @@ class SyntheticDataModule(TensorSplitsDataModule):
         batch_size: int = 128,
         seed: int = 0,
         smoke: bool = False,
+        steps_per_call: int = 1,
     ) -> None:
-        super().__init__(batch_size=batch_size, seed=seed)
+        super().__init__(batch_size=batch_size, seed=seed, steps_per_call=steps_per_call)
         self.input_shape = tuple(sample_shape)
         self.num_classes = classes
         self.num_samples = 256 if smoke else num_samples

@@ -115,3 +115,63 @@ def test_packed_steps_go_through_lightning_when_a_hook_listens(tmp_path: Path, m
     assert calls == list(range(51))  # every step, before its optimizer step
     assert [h["step"] for h in hooked["history"]] == [17, 34, 51]
     assert strip_time(hooked["history"]) == strip_time(direct["history"])
+
+
+def test_packed_epochs_evaluate_in_the_task_unless_a_callback_listens(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A packed epoch's task evaluates its splits itself (``Task.evaluate_packed_epoch``) while no
+    callback listens to Lightning's evaluation hooks; one that does gets Lightning's loop, at
+    every evaluation, and the history is the same either way (and the same as unpacked)."""
+    import pytorch_lightning as pl
+
+    from tasks.base import Task
+
+    ran: list[bool] = []
+    evaluate = Task.evaluate_packed_epoch
+
+    def spy(self) -> bool:
+        ran.append(evaluate(self))
+        return ran[-1]
+
+    monkeypatch.setattr(Task, "evaluate_packed_epoch", spy)
+    inline = _cell(tmp_path / "inline", 32, "epochs=4", "eval_every=2")
+    assert inline["status"] == "ok" and ran == [False, True, False, True]  # Lightning's check_val_every_n_epoch
+    assert [("val_acc" in h, "test_acc" in h) for h in inline["history"]] == [(False, False), (True, True)] * 2
+
+    class Listener(pl.Callback):
+        seen = 0
+
+        def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            Listener.seen += 1
+
+    class ListenedTrainer(pl.Trainer):
+        def __init__(self, *args, callbacks=(), **kwargs) -> None:
+            super().__init__(*args, callbacks=[*callbacks, Listener()], **kwargs)
+
+    monkeypatch.setattr(pl, "Trainer", ListenedTrainer)
+    ran.clear()
+    listened = _cell(tmp_path / "listened", 32, "epochs=4", "eval_every=2")
+    assert listened["status"] == "ok" and ran == [False] * 4 and Listener.seen == 2
+    assert strip_time(listened["history"]) == strip_time(inline["history"])
+    monkeypatch.setattr(pl, "Trainer", ListenedTrainer.__mro__[1])
+    unpacked = _cell(tmp_path / "unpacked", 1, "epochs=4", "eval_every=2")
+    assert strip_time(unpacked["history"]) == strip_time(inline["history"])
+
+
+def test_a_task_evaluating_itself_skips_the_test_split_when_told(tmp_path: Path) -> None:
+    packed, unpacked = (_cell(tmp_path, k, "eval_test_every_epoch=false") for k in (32, 1))
+    assert packed["status"] == "ok" and all("val_acc" in h and "test_acc" not in h for h in packed["history"])
+    assert strip_time(packed["history"]) == strip_time(unpacked["history"])
+
+
+def test_a_task_evaluating_itself_restores_training_mode(tmp_path: Path) -> None:
+    """BatchNorm trains on batch statistics again after an evaluation inside the packed epoch."""
+    def cell(k: int) -> dict:
+        return run_cell(compose_cell([
+            "model=convnet", "model.width=4", "dataset=synthetic", "dataset.input_shape=[3,8,8]",
+            "dataset.num_samples=200", "dataset.batch_size=16", "optimizer=sgd", "lr=0.05", "epochs=3", "seed=2",
+            f"+dataset.steps_per_call={k}", f"paths.runs={tmp_path / str(k)}"]))
+
+    packed, unpacked = cell(8), cell(1)
+    assert packed["status"] == unpacked["status"] == "ok"
+    assert strip_time(packed["history"]) == strip_time(unpacked["history"])
