@@ -8,6 +8,7 @@ resume from ``last.ckpt`` when there is one.
 
 from __future__ import annotations
 
+import copy
 import csv
 import gc
 import logging
@@ -121,7 +122,8 @@ def write_metrics_csv(run_dir: Path, history: list[dict[str, Any]]) -> None:
 class CellRecord:
     """The record of one cell, rewritten atomically whenever it changes."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path, task: type) -> None:
+    def __init__(self, cfg: DictConfig, run_dir: Path, task: type, config: dict[str, Any] | None = None) -> None:
+        """``config``: ``cfg`` resolved as a plain dict, when the caller has it (a plan entry's)."""
         self.run_dir = run_dir
         self.csv = bool(cfg.logger.get("csv", cfg.logger.get("kind") == "csv"))
         self.enabled = env_global_rank() == 0  # only global rank 0 writes (multi-process cells)
@@ -135,7 +137,7 @@ class CellRecord:
             "metric": task.metric.to_dict(),  # the selection metric: name, mode, unit, scale, label
             "metrics": {name: m.to_dict() for name, m in task.metrics().items()},
             "budget": budget(cfg),
-            "config": OmegaConf.to_container(cfg, resolve=True),
+            "config": copy.deepcopy(config) if config is not None else OmegaConf.to_container(cfg, resolve=True),
             "history": [],
             "final": {},
             "best": {},
@@ -211,7 +213,7 @@ def run_cell(cfg: DictConfig, planned: dict[str, Any] | None = None) -> dict[str
         if finished is not None:
             return finished
         with Preemption() as preemption:
-            return _run_cell(cfg, run_dir, label, lock.launch_id, preemption, threads)
+            return _run_cell(cfg, run_dir, label, lock.launch_id, preemption, threads, planned["config"])
     finally:
         lock.release()
         _LAST_CELL_SECONDS = time.perf_counter() - tic
@@ -254,7 +256,7 @@ def _current_record(run_dir: Path) -> dict[str, Any]:
 
 
 def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemption: Preemption,
-              threads: ThreadChoice | None = None) -> dict[str, Any]:
+              threads: ThreadChoice | None = None, config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train (or resume) the finalized cell ``cfg`` into ``run_dir``; the caller holds its lock."""
     ckpt = run_dir / "last.ckpt"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -273,20 +275,23 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
             resume = None
 
     smoke = bool(cfg.get("smoke", False))
-    record = CellRecord(cfg, run_dir, task_class(cfg))
+    record = CellRecord(cfg, run_dir, task_class(cfg), config)
     _carry_over(record, previous, recovery, resumed=resume is not None)
     tracker = None
     trainer: pl.Trainer | None = None
 
     logged = 0  # rows handed to the tracker (the record is published only when last.ckpt is written)
 
-    def on_epoch(entries: list[dict[str, Any]]) -> None:
+    def log_rows(entries: list[dict[str, Any]]) -> None:
         nonlocal logged
-        record.update(history=entries, status=Status.RUNNING, extras=history.extras)
         if tracker is not None:
             for row in entries[max(logged, history.restored):]:
                 tracker.log_epoch(row)
         logged = len(entries)
+
+    def on_epoch(entries: list[dict[str, Any]]) -> None:
+        record.update(history=entries, status=Status.RUNNING, extras=history.extras)
+        log_rows(entries)
 
     history = History(on_epoch=on_epoch, per=budget(cfg)["per"])
     log.info("%s %s -> %s", "resume" if resume else "run   ", label, run_dir)
@@ -305,7 +310,8 @@ def _run_cell(cfg: DictConfig, run_dir: Path, label: str, launch_id: str, preemp
             tracker.start()
         with ranks_run_this_cell(trainer, launch_id):
             trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
-        _commit(trainer, history)  # the last evaluation, if the interval held it in memory
+        if flush_checkpoint(trainer):  # the last evaluation, if the interval held it in memory: on disk first,
+            log_rows(history.entries)  # then in the record, written once below with its final status
         final_status, error = Status.OK, None
     except stop_exceptions():
         _commit(trainer, history)

@@ -89,3 +89,23 @@ def test_bad_interval_is_a_plan_time_error(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "checkpoint_every_s=-1" in err[0]
     assert not any(tmp_path.iterdir())
+
+
+def test_a_finished_cell_writes_its_record_twice_and_never_ahead_of_last_ckpt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record is written when the cell starts and once at the end, with its final status,
+    after the held evaluation reached last.ckpt (no intermediate 'running' copy in between)."""
+    import bench.cell
+
+    seen: list[tuple[str, int, int]] = []  # (status, rows in the record, rows in last.ckpt then)
+    write = bench.cell.write_record
+
+    def spy(run_dir, record):
+        ckpt = Path(run_dir) / "last.ckpt"
+        rows = len(torch.load(ckpt, weights_only=False)["callbacks"]["History"]["entries"]) if ckpt.exists() else 0
+        seen.append((record["status"], len(record["history"]), rows))
+        return write(run_dir, record)
+
+    monkeypatch.setattr(bench.cell, "write_record", spy)
+    assert run_bench(*CELL, "checkpoint_every_s=3600", f"paths.runs={tmp_path}") == 0
+    assert seen == [("running", 0, 0), ("ok", 4, 4)]
