@@ -207,6 +207,11 @@ class AtomicLastCheckpoint(ModelCheckpoint):
     def on_train_batch_end(self, *args: Any, **kwargs: Any) -> None:
         """Nothing per batch (ModelCheckpoint checks step and time triggers here; we set neither)."""
 
+    def _monitor_candidates(self, trainer: pl.Trainer) -> dict[str, torch.Tensor]:
+        # ModelCheckpoint deep-copies every logged metric here, to fill the file name and pick
+        # the best: a fixed name without a monitor needs only the epoch and step it records
+        return {"epoch": torch.tensor(trainer.current_epoch), "step": torch.tensor(trainer.global_step)}
+
     def _due(self, trainer: pl.Trainer) -> bool:
         due = time.monotonic() - self._last_write >= self.every_s
         if trainer.world_size > 1:  # every rank must take the same branch (dump_checkpoint may be collective)
