@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.model_helpers import is_overridden
 from torch import Tensor, nn
 
 from tasks import Diverged
@@ -161,7 +162,6 @@ class Task(pl.LightningModule):
         from pytorch_lightning.plugins.precision import Precision
         from pytorch_lightning.profilers import PassThroughProfiler
         from pytorch_lightning.strategies import SingleDeviceStrategy
-        from pytorch_lightning.utilities.model_helpers import is_overridden
 
         hooks = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
         ok = (type(trainer.strategy) is SingleDeviceStrategy
@@ -194,18 +194,27 @@ class Task(pl.LightningModule):
         if data is None or not data.evaluated_by_task() or every is None or (trainer.current_epoch + 1) % every:
             return False
         modes = [(module, module.training) for module in self.modules()]
+        move = trainer.strategy.batch_to_device if self._moves_batches() else _as_it_is
         self.eval()
         try:
             with torch.inference_mode(), trainer.precision_plugin.val_step_context():
                 self.on_validation_epoch_start()
                 for idx, loader in enumerate(data.eval_loaders()):
                     for batch_idx, batch in enumerate(loader):
-                        self.validation_step(trainer.strategy.batch_to_device(batch, dataloader_idx=idx), batch_idx, idx)
+                        self.validation_step(move(batch, dataloader_idx=idx), batch_idx, idx)
                 self.on_validation_epoch_end()
         finally:
             for module, training in modes:
                 module.training = training
         return True
+
+    def _moves_batches(self) -> bool:
+        """Whether a batch must go through the strategy's transfer (and its three hooks): not on
+        CPU where neither the module nor the data object overrides a transfer hook (a no-op then)."""
+        hooks = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+        data = self.trainer.datamodule
+        return (self.device.type != "cpu" or any(is_overridden(h, self, pl.LightningModule) for h in hooks)
+                or any(is_overridden(h, data, pl.LightningDataModule) for h in hooks))
 
     # --- divergence -----------------------------------------------------------------
     def any_rank(self, flag: bool) -> bool:
@@ -243,6 +252,10 @@ class Task(pl.LightningModule):
         The default feeds the first element of a tuple/list batch (the inputs) to the model.
         """
         model.eval()(batch[0] if isinstance(batch, (tuple, list)) else batch)
+
+
+def _as_it_is(batch: Any, dataloader_idx: int = 0) -> Any:
+    return batch
 
 
 class TaskData(pl.LightningDataModule):

@@ -175,3 +175,22 @@ def test_a_task_evaluating_itself_restores_training_mode(tmp_path: Path) -> None
     packed, unpacked = cell(8), cell(1)
     assert packed["status"] == unpacked["status"] == "ok"
     assert strip_time(packed["history"]) == strip_time(unpacked["history"])
+
+
+@pytest.mark.filterwarnings("ignore:You have overridden `on_after_batch_transfer`")
+def test_a_task_evaluating_itself_calls_overridden_transfer_hooks(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CPU the batch transfer is skipped only while it is a no-op: a module's own transfer hook
+    still sees every evaluation batch, with its loader index."""
+    from tasks.classification import ClassificationModule
+
+    seen: list[int] = []
+
+    def hook(self, batch, dataloader_idx):  # noqa: ANN001
+        seen.append(dataloader_idx)
+        return batch
+
+    monkeypatch.setattr(ClassificationModule, "on_after_batch_transfer", hook, raising=False)
+    record = _cell(tmp_path, 32)  # 3 epochs; training packs 1 Lightning batch an epoch, val and test 1 each
+    assert record["status"] == "ok"
+    assert seen == [0, 0, 1] * 3  # training batch (Lightning's), then val and test (the task's)
