@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -44,14 +45,52 @@ def build(node: DictConfig | dict, drop: tuple[str, ...] = METADATA_KEYS, **kwar
     Kwargs that are plain objects (a model, a factory, numbers) are bound to the partial Hydra
     instantiates (``_partial_``), not merged into its config first: the same call, without
     Hydra wrapping each object in a config node (~1.3 ms for a task's module). Dicts and lists
-    take Hydra's own path, which turns them into configs.
+    take Hydra's own path, which turns them into configs. A node without nested ``_target_``
+    s is instantiated by Hydra once per process (:func:`_hydra_partial`); each build calls that
+    partial with fresh copies of its arguments, as a fresh ``instantiate`` would make them.
     """
     config = strip_metadata(node, drop)
-    if not kwargs or any(isinstance(v, (dict, list, tuple, DictConfig, ListConfig)) for v in kwargs.values()):
+    if any(isinstance(v, (dict, list, tuple, DictConfig, ListConfig)) for v in kwargs.values()):
         return instantiate(config, **kwargs)
+    made = _hydra_partial(config)
+    if made is None:
+        made = instantiate({**config, "_partial_": True})
+    else:
+        made = functools.partial(made.func, *copy.deepcopy(made.args), **copy.deepcopy(made.keywords))
     if config.get("_partial_"):  # a factory: the kwargs join its bound arguments
-        return functools.partial(instantiate(config), **kwargs)
-    return instantiate({**config, "_partial_": True})(**kwargs)
+        return functools.partial(made, **kwargs) if kwargs else made
+    return made(**kwargs)
+
+
+_PARTIALS: dict[str, functools.partial] = {}  # a node's JSON (keys in order) -> Hydra's partial of it
+MAX_PARTIALS = 256
+
+
+def _hydra_partial(config: dict[str, Any]) -> functools.partial | None:
+    """Hydra's ``_partial_`` instantiation of ``config``, made once per process; ``None`` for a
+    node Hydra must instantiate afresh each time (nested ``_target_`` s make objects of their
+    own) or that is not plain data."""
+    if _has_nested_target(config, top=True):
+        return None
+    try:
+        key = json.dumps(config, allow_nan=True)
+    except (TypeError, ValueError):
+        return None
+    made = _PARTIALS.get(key)
+    if made is None:
+        made = instantiate({**config, "_partial_": True})  # Hydra's target policy is applied here
+        if len(_PARTIALS) >= MAX_PARTIALS:
+            _PARTIALS.pop(next(iter(_PARTIALS)))
+        _PARTIALS[key] = made
+    return made
+
+
+def _has_nested_target(value: Any, top: bool = False) -> bool:
+    if isinstance(value, dict):
+        return (not top and "_target_" in value) or any(_has_nested_target(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nested_target(v) for v in value)
+    return False
 
 
 def lr_grid(cfg: DictConfig) -> list[float]:

@@ -31,3 +31,33 @@ def test_container_kwargs_become_configs_as_in_instantiate() -> None:
 def test_blocked_targets_stay_blocked() -> None:
     with pytest.raises(InstantiationException, match="blocklisted"):
         build({"_target_": "os.remove", "path": "/nonexistent"}, dir_fd=None)
+
+
+def test_a_node_is_instantiated_once_and_each_build_gets_fresh_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.config
+
+    monkeypatch.setattr(bench.config, "_PARTIALS", {})
+    calls = []
+    real = bench.config.instantiate
+    monkeypatch.setattr(bench.config, "instantiate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    node = {"_target_": "builtins.dict", "a": [1, 2], "b": {"c": 1}}
+    first = build(node)
+    first["a"].append(3)
+    first["b"]["c"] = 5
+    second, third = build(node), build(node, d=4)
+    assert len(calls) == 1  # Hydra instantiated the node once
+    assert list(second["a"]) == [1, 2] and second["b"]["c"] == 1  # the first build's changes stay its own
+    assert second["a"] is not first["a"] and dict(third) == {**dict(second), "d": 4}
+    assert list(build({**node, "a": [7]})["a"]) == [7]  # another node, another partial
+
+
+def test_nested_targets_are_made_afresh_by_every_build() -> None:
+    node = {"_target_": "builtins.dict", "sub": {"_target_": "builtins.list"}}
+    first, second = build(node), build(node)
+    assert first == second == {"sub": []} and first["sub"] is not second["sub"]
+
+
+def test_a_blocked_target_is_refused_at_every_build() -> None:
+    for _ in range(2):
+        with pytest.raises(InstantiationException, match="blocklisted"):
+            build({"_target_": "os.remove", "path": "/nonexistent"})
