@@ -262,20 +262,30 @@ class AtomicLastCheckpoint(ModelCheckpoint):
         return True
 
 
+_SHARED = frozenset({int, float, str, bool, type(None), bytes})  # immutable: shared, not copied
+
+
 def _snapshot(obj: Any) -> Any:
     """A copy of a checkpoint dict that later training cannot change: containers copied, tensors
     cloned (on their device), everything else (numbers, strings, enums) shared. Much cheaper than
-    ``copy.deepcopy`` on the thousands of small objects of a checkpoint."""
+    ``copy.deepcopy`` on the thousands of small objects of a checkpoint; plain scalars inside a
+    dict or list are shared without a call each (most of a checkpoint's entries)."""
+    cls = type(obj)
+    if cls in _SHARED:
+        return obj
+    if cls is dict:
+        return {k: v if type(v) in _SHARED else _snapshot(v) for k, v in obj.items()}
+    if cls is list:
+        return [v if type(v) in _SHARED else _snapshot(v) for v in obj]
     if isinstance(obj, torch.Tensor):
         return obj.detach().clone()
     if isinstance(obj, dict):
-        return type(obj)((k, _snapshot(v)) for k, v in obj.items()) if type(obj) is not dict else \
-            {k: _snapshot(v) for k, v in obj.items()}
+        return cls((k, _snapshot(v)) for k, v in obj.items())
     if isinstance(obj, list):
         return [_snapshot(v) for v in obj]
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
         return tuple(_snapshot(v) for v in obj)
-    if isinstance(obj, (int, float, str, bool, type(None), bytes)):
+    if isinstance(obj, (int, float, str, bool, bytes)):
         return obj
     return copy.deepcopy(obj)
 

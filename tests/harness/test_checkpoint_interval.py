@@ -109,3 +109,26 @@ def test_a_finished_cell_writes_its_record_twice_and_never_ahead_of_last_ckpt(
     monkeypatch.setattr(bench.cell, "write_record", spy)
     assert run_bench(*CELL, "checkpoint_every_s=3600", f"paths.runs={tmp_path}") == 0
     assert seen == [("running", 0, 0), ("ok", 4, 4)]
+
+
+def test_the_held_copy_of_a_checkpoint_is_independent_of_training() -> None:
+    """``_snapshot`` copies containers and clones tensors, so training after an evaluation cannot
+    change the checkpoint held in memory; immutable values are shared."""
+    from collections import OrderedDict, namedtuple
+
+    from bench.callbacks import _snapshot
+
+    Pair = namedtuple("Pair", "a b")
+    weight = torch.ones(3)
+    live = {"state_dict": OrderedDict(w=weight), "entries": [{"epoch": 0, "val": 0.5}], "n": 3, "name": "x",
+            "nested": {"steps": [1, 2], "t": (weight, 2)}, "pair": Pair([1], 2), "none": None, "flag": True}
+    held = _snapshot(live)
+    weight.add_(1)
+    live["entries"].append({"epoch": 1})
+    live["entries"][0]["val"] = 9.0
+    live["nested"]["steps"].append(3)
+    live["pair"].a.append(2)
+    assert held["state_dict"]["w"].tolist() == [1.0, 1.0, 1.0] and type(held["state_dict"]) is OrderedDict
+    assert held["entries"] == [{"epoch": 0, "val": 0.5}] and held["nested"]["steps"] == [1, 2]
+    assert held["nested"]["t"][0].tolist() == [1.0, 1.0, 1.0] and held["pair"] == Pair([1], 2)
+    assert held["name"] is live["name"] and held["n"] == 3 and held["none"] is None and held["flag"] is True
