@@ -45,8 +45,8 @@ def build(node: DictConfig | dict, drop: tuple[str, ...] = METADATA_KEYS, **kwar
     Kwargs that are plain objects (a model, a factory, numbers) are bound to the partial Hydra
     instantiates (``_partial_``), not merged into its config first: the same call, without
     Hydra wrapping each object in a config node (~1.3 ms for a task's module). Dicts and lists
-    take Hydra's own path, which turns them into configs. A node without nested ``_target_``
-    s is instantiated by Hydra once per process (:func:`_hydra_partial`); each build calls that
+    take Hydra's own path, which turns them into configs. A node with no nested ``_target_`` is
+    instantiated by Hydra once per process (:func:`_hydra_partial`); each build calls that
     partial with fresh copies of its arguments, as a fresh ``instantiate`` would make them.
     """
     config = strip_metadata(node, drop)
@@ -68,7 +68,7 @@ MAX_PARTIALS = 256
 
 def _hydra_partial(config: dict[str, Any]) -> functools.partial | None:
     """Hydra's ``_partial_`` instantiation of ``config``, made once per process; ``None`` for a
-    node Hydra must instantiate afresh each time (nested ``_target_`` s make objects of their
+    node Hydra must instantiate afresh each time (a nested ``_target_`` makes an object of its
     own) or that is not plain data."""
     if _has_nested_target(config, top=True):
         return None
