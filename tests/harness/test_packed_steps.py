@@ -30,6 +30,19 @@ def test_packed_loader_yields_the_same_batches_in_packs() -> None:
         assert torch.equal(px, qx) and torch.equal(py, qy)
 
 
+def _returns_of(monkeypatch: pytest.MonkeyPatch, cls: type, name: str) -> list:
+    """Wrap the method ``cls.name`` so that every call's return value is appended to the list returned."""
+    returned: list = []
+    method = getattr(cls, name)
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        returned.append(method(self, *args, **kwargs))
+        return returned[-1]
+
+    monkeypatch.setattr(cls, name, spy)
+    return returned
+
+
 def _cell(tmp_path: Path, k: int, *overrides: str) -> dict:
     cfg = compose_cell(["model=mlp", "dataset=digits", "optimizer=adam", "lr=0.003", "epochs=3", "seed=1",
                         f"dataset.steps_per_call={k}", f"paths.runs={tmp_path / str(k)}", *overrides])
@@ -95,14 +108,7 @@ def test_packed_steps_go_through_lightning_when_a_hook_listens(tmp_path: Path, m
     from tasks.base import Task
     from tasks.classification import ClassificationModule
 
-    decided: list[bool] = []
-    hookless = Task._hookless
-
-    def spy(self) -> bool:
-        decided.append(hookless(self))
-        return decided[-1]
-
-    monkeypatch.setattr(Task, "_hookless", spy)
+    decided = _returns_of(monkeypatch, Task, "_hookless")
     direct = _cell(tmp_path / "direct", 32, "grad_clip=0.05")
     assert direct["status"] == "ok" and decided and all(decided)
 
@@ -126,14 +132,7 @@ def test_packed_epochs_evaluate_in_the_task_unless_a_callback_listens(tmp_path: 
 
     from tasks.base import Task
 
-    ran: list[bool] = []
-    evaluate = Task.evaluate_packed_epoch
-
-    def spy(self) -> bool:
-        ran.append(evaluate(self))
-        return ran[-1]
-
-    monkeypatch.setattr(Task, "evaluate_packed_epoch", spy)
+    ran = _returns_of(monkeypatch, Task, "evaluate_packed_epoch")
     inline = _cell(tmp_path / "inline", 32, "epochs=4", "eval_every=2")
     assert inline["status"] == "ok" and ran == [False, True, False, True]  # Lightning's check_val_every_n_epoch
     assert [("val_acc" in h, "test_acc" in h) for h in inline["history"]] == [(False, False), (True, True)] * 2
@@ -144,7 +143,9 @@ def test_packed_epochs_evaluate_in_the_task_unless_a_callback_listens(tmp_path: 
         def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
             Listener.seen += 1
 
-    class ListenedTrainer(pl.Trainer):
+    Trainer = pl.Trainer
+
+    class ListenedTrainer(Trainer):
         def __init__(self, *args, callbacks=(), **kwargs) -> None:
             super().__init__(*args, callbacks=[*callbacks, Listener()], **kwargs)
 
@@ -153,7 +154,7 @@ def test_packed_epochs_evaluate_in_the_task_unless_a_callback_listens(tmp_path: 
     listened = _cell(tmp_path / "listened", 32, "epochs=4", "eval_every=2")
     assert listened["status"] == "ok" and ran == [False] * 4 and Listener.seen == 2
     assert strip_time(listened["history"]) == strip_time(inline["history"])
-    monkeypatch.setattr(pl, "Trainer", ListenedTrainer.__mro__[1])
+    monkeypatch.setattr(pl, "Trainer", Trainer)
     unpacked = _cell(tmp_path / "unpacked", 1, "epochs=4", "eval_every=2")
     assert strip_time(unpacked["history"]) == strip_time(inline["history"])
 
