@@ -182,9 +182,9 @@ class Task(pl.LightningModule):
         (~2 ms an evaluation, a fifth of a digits epoch): the module in eval mode under
         ``torch.inference_mode`` and the precision plugin's evaluation context, the module's
         ``on_validation_epoch_start``, ``validation_step(batch, batch_idx, dataloader_idx)``
-        on every batch of :meth:`TaskData.eval_loaders` (moved by the strategy, with the
-        module's transfer hooks), ``on_validation_epoch_end``, then each submodule's training
-        mode restored. A task calls it at the end of ``on_train_epoch_end``, before the
+        on every batch of :meth:`TaskData.eval_loaders` (moved by the strategy with the transfer
+        hooks, except on CPU where no transfer hook is overridden and the move is a no-op),
+        ``on_validation_epoch_end``, then each submodule's training mode restored. A task calls it at the end of ``on_train_epoch_end``, before the
         monitoring callbacks take the epoch's row and checkpoint; the metrics equal Lightning's
         loop's (``tests/harness/test_packed_steps.py``).
         """
@@ -275,7 +275,8 @@ class TaskData(pl.LightningDataModule):
 
     def evaluated_by_task(self) -> bool:
         """Whether the task evaluates :meth:`eval_loaders` at its packed epochs' end, instead of
-        Lightning's validation loop (packing is still on: the task may have turned it off)."""
+        Lightning's validation loop: the runner allowed it and packing is still on (a task may
+        turn packing off in its ``setup``, and then Lightning's loop evaluates)."""
         return self.evaluate_in_task and self.steps_per_call > 1
 
     def eval_loaders(self) -> list[Iterable[Any]]:
